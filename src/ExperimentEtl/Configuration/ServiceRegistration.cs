@@ -1,0 +1,40 @@
+using System.Text.Json;
+using ExperimentEtl.Endpoints;
+using ExperimentEtl.Pipeline;
+using ExperimentEtl.Storage;
+using ExperimentEtl.Storage.Postgres;
+using ExperimentEtl.Storage.Sqlite;
+using Npgsql;
+
+namespace ExperimentEtl.Configuration;
+
+public static class ServiceRegistration
+{
+    /// <summary>Registers the store chosen by configuration, the ETL and the HTTP plumbing.</summary>
+    /// <exception cref="ConfigurationException">A setting is missing or wrong.</exception>
+    public static IServiceCollection AddExperimentEtl(this IServiceCollection services, IConfiguration configuration)
+    {
+        var database = DatabaseTarget.From(configuration);
+        services.AddSingleton(database);
+        services.AddSingleton(EtlOptions.From(configuration));
+        services.AddSingleton(TimeProvider.System);
+
+        if (database.Kind == DatabaseKind.Postgres)
+        {
+            services.AddSingleton(_ => NpgsqlDataSource.Create(database.ConnectionString!));
+            services.AddSingleton<IEtlStore, PostgresEtlStore>();
+        }
+        else
+        {
+            services.AddSingleton<IEtlStore>(_ => new SqliteEtlStore(database.ConnectionString));
+        }
+        services.AddSingleton<EtlService>();
+
+        // The seed answered in snake_case; every JSON answer of the service does the same.
+        services.ConfigureHttpJsonOptions(options => options.SerializerOptions.PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower);
+        services.AddProblemDetails();
+        services.AddExceptionHandler<ProblemExceptionHandler>();
+        services.AddOpenApi();
+        return services;
+    }
+}

@@ -1,0 +1,31 @@
+using System.Net.Sockets;
+using ExperimentEtl.Pipeline;
+using Microsoft.AspNetCore.Diagnostics;
+using Microsoft.Data.Sqlite;
+using Npgsql;
+
+namespace ExperimentEtl.Endpoints;
+
+/// <summary>Turns exceptions into problem details a person can act on; the stack trace stays in the log.</summary>
+public sealed class ProblemExceptionHandler(IProblemDetailsService problems, IHostApplicationLifetime lifetime) : IExceptionHandler
+{
+    public async ValueTask<bool> TryHandleAsync(HttpContext httpContext, Exception exception, CancellationToken cancellationToken)
+    {
+        var (status, title, detail) = exception switch
+        {
+            RunInProgressException => (StatusCodes.Status409Conflict, "A run is already in progress", exception.Message),
+            OperationCanceledException when lifetime.ApplicationStopping.IsCancellationRequested =>
+                (StatusCodes.Status503ServiceUnavailable, "The service is shutting down", "The request was stopped; nothing was changed. Try again shortly."),
+            NpgsqlException or SqliteException or SocketException or TimeoutException =>
+                (StatusCodes.Status503ServiceUnavailable, "The database is unavailable", "The database could not complete the request; nothing was changed. Try again when it is back."),
+            _ => (StatusCodes.Status500InternalServerError, "Unexpected error", "The request failed unexpectedly; nothing was changed. The server log has the details."),
+        };
+        httpContext.Response.StatusCode = status;
+        return await problems.TryWriteAsync(new ProblemDetailsContext
+        {
+            HttpContext = httpContext,
+            Exception = exception,
+            ProblemDetails = { Status = status, Title = title, Detail = detail },
+        });
+    }
+}

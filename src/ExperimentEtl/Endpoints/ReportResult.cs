@@ -1,0 +1,55 @@
+using System.Reflection;
+using System.Text.Json;
+using ExperimentEtl.Storage;
+using Microsoft.AspNetCore.Http.Json;
+using Microsoft.AspNetCore.Http.Metadata;
+using Microsoft.Extensions.Options;
+
+namespace ExperimentEtl.Endpoints;
+
+/// <summary>The seed's report shape, with extra figures after the seed's own fields.</summary>
+/// <param name="AverageExperimentCount">Experiments ÷ all users in users.csv; null before any run.</param>
+/// <param name="AverageExperimentCountActiveUsers">The seed's figure: experiments ÷ users with at least one experiment.</param>
+public sealed record ReportResponse(
+    double? AverageExperimentCount,
+    IAsyncEnumerable<UserReport> UserReports,
+    double? AverageExperimentCountActiveUsers,
+    long UserCount,
+    long ExperimentCount,
+    long CompoundCount,
+    Guid? RunId,
+    DateTimeOffset? LoadedAt);
+
+/// <summary>
+/// Streams the report straight from the database to the response, so a million users cost no more memory than ten.
+/// </summary>
+public sealed class ReportResult : IResult, IEndpointMetadataProvider
+{
+    public async Task ExecuteAsync(HttpContext httpContext)
+    {
+        var services = httpContext.RequestServices;
+        var store = services.GetRequiredService<IEtlStore>();
+        var json = services.GetRequiredService<IOptions<JsonOptions>>().Value.SerializerOptions;
+        var cancellationToken = httpContext.RequestAborted;
+
+        await using var snapshot = await store.OpenReportAsync(cancellationToken);
+        var summary = snapshot.Summary;
+        var response = new ReportResponse(
+            Average(summary?.Experiments, summary?.Users),
+            snapshot.ReadUsersAsync(cancellationToken),
+            Average(summary?.Experiments, summary?.ActiveUsers),
+            summary?.Users ?? 0,
+            summary?.Experiments ?? 0,
+            summary?.Compounds ?? 0,
+            summary?.RunId,
+            summary?.LoadedAt);
+        httpContext.Response.ContentType = "application/json; charset=utf-8";
+        await JsonSerializer.SerializeAsync(httpContext.Response.Body, response, json, cancellationToken);
+    }
+
+    static double? Average(long? experiments, long? users) =>
+        experiments is { } e && users is { } u ? (u == 0 ? 0 : (double)e / u) : null;
+
+    public static void PopulateMetadata(MethodInfo method, EndpointBuilder builder) =>
+        builder.Metadata.Add(new ProducesResponseTypeMetadata(StatusCodes.Status200OK, typeof(ReportResponse), ["application/json"]));
+}

@@ -1,0 +1,55 @@
+using ExperimentEtl.Configuration;
+using ExperimentEtl.Pipeline;
+using ExperimentEtl.Storage;
+using Microsoft.AspNetCore.Http.HttpResults;
+
+namespace ExperimentEtl.Endpoints;
+
+/// <summary>The seed's three endpoints, with the same paths and answer shapes.</summary>
+public static class SeedEndpoints
+{
+    public static IEndpointRouteBuilder MapSeedEndpoints(this IEndpointRouteBuilder app)
+    {
+        var group = app.MapGroup("").WithTags("Seed API");
+
+        group.MapGet("/setup_test_db", SetupAsync)
+            .WithSummary("Creates the tables if they are missing")
+            .WithDescription("Idempotent: existing data is kept. The schema is also created at start-up.");
+
+        group.MapGet("/csv", RunCsvAsync)
+            .WithSummary("Runs the ETL over the three files of the data folder and answers when it is done")
+            .WithDescription("Replaces the whole data set in one transaction. Invalid input fails the run with 422 and a list of errors; the previous data is kept.")
+            .ProducesProblem(StatusCodes.Status503ServiceUnavailable);
+
+        group.MapGet("/report", () => new ReportResult())
+            .WithSummary("The per-user report of the current data set")
+            .WithDescription("One entry per user ordered by user id; before any run, a null average and no users.");
+
+        return app;
+    }
+
+    public sealed record MessageResponse(string Message);
+
+    static async Task<Ok<MessageResponse>> SetupAsync(IEtlStore store, CancellationToken cancellationToken)
+    {
+        await store.EnsureSchemaAsync(cancellationToken);
+        return TypedResults.Ok(new MessageResponse($"The {store.Provider} database is set up: all tables exist."));
+    }
+
+    static async Task<Results<Ok<RunRecord>, ProblemHttpResult>> RunCsvAsync(
+        EtlService etl, EtlOptions options, IHostApplicationLifetime lifetime)
+    {
+        // The run is bound to the service's life, not the request's: a client hanging up does not abort a load half-way,
+        // while a shutdown still cancels (and rolls back) it.
+        RunOutcome outcome;
+        try
+        {
+            outcome = await etl.RunAsync(DataSetSource.FromDirectory(options.DataDirectory), lifetime.ApplicationStopping);
+        }
+        catch (RunInProgressException)
+        {
+            return Problems.RunInProgress();
+        }
+        return outcome.Succeeded ? TypedResults.Ok(outcome.Run) : Problems.InvalidInput(outcome);
+    }
+}

@@ -1,0 +1,97 @@
+namespace ExperimentEtl.Pipeline;
+
+/// <summary>The derived features of one user.</summary>
+/// <param name="FavoriteCompoundId">The compound used in most of the user's experiments (ties: the lowest id); null without experiments.</param>
+public readonly record struct UserFeature(int UserId, int ExperimentCount, int? FavoriteCompoundId);
+
+/// <summary>Everything a run derives from the data, ready to be stored beside it.</summary>
+public sealed class DataSetFeatures(long userCount, long compoundCount, long experimentCount, long activeUserCount, IReadOnlyList<UserFeature> users)
+{
+    public long UserCount { get; } = userCount;
+
+    public long CompoundCount { get; } = compoundCount;
+
+    public long ExperimentCount { get; } = experimentCount;
+
+    /// <summary>Users with at least one experiment.</summary>
+    public long ActiveUserCount { get; } = activeUserCount;
+
+    public IReadOnlyList<UserFeature> Users { get; } = users;
+}
+
+/// <summary>
+/// Computes the per-user features while experiments stream past, in memory proportional to users and
+/// distinct (user, compound) pairs, never to experiments.
+/// </summary>
+public sealed class FeatureAccumulator
+{
+    readonly List<int> _userIds = [];
+    readonly Dictionary<int, int> _userIndex = [];
+    int[] _experimentCounts = new int[1024];
+
+    // Key: user index in the high 32 bits, compound id in the low 32 bits; value: experiments using that compound.
+    readonly Dictionary<long, int> _pairCounts = [];
+
+    public long ExperimentCount { get; private set; }
+
+    public int UserCount => _userIds.Count;
+
+    /// <summary>Registers a user; false when the id is already registered.</summary>
+    public bool AddUser(int userId)
+    {
+        if (!_userIndex.TryAdd(userId, _userIds.Count))
+        {
+            return false;
+        }
+        _userIds.Add(userId);
+        if (_userIds.Count > _experimentCounts.Length)
+        {
+            Array.Resize(ref _experimentCounts, _experimentCounts.Length * 2);
+        }
+        return true;
+    }
+
+    public bool HasUser(int userId) => _userIndex.ContainsKey(userId);
+
+    /// <summary>Counts one experiment of a registered user; <paramref name="distinctCompoundIds"/> holds no repeats.</summary>
+    public void AddExperiment(int userId, ReadOnlySpan<int> distinctCompoundIds)
+    {
+        var index = _userIndex[userId];
+        _experimentCounts[index]++;
+        ExperimentCount++;
+        var high = (long)index << 32;
+        foreach (var compoundId in distinctCompoundIds)
+        {
+            System.Runtime.InteropServices.CollectionsMarshal.GetValueRefOrAddDefault(_pairCounts, high | (uint)compoundId, out _)++;
+        }
+    }
+
+    public DataSetFeatures Build(long compoundCount)
+    {
+        var userCount = _userIds.Count;
+        var bestCompound = new int[userCount];
+        var bestCount = new int[userCount];
+        foreach (var (key, count) in _pairCounts)
+        {
+            var index = (int)(key >> 32);
+            var compoundId = (int)(uint)key;
+            if (count > bestCount[index] || (count == bestCount[index] && compoundId < bestCompound[index]))
+            {
+                bestCount[index] = count;
+                bestCompound[index] = compoundId;
+            }
+        }
+        var users = new UserFeature[userCount];
+        long active = 0;
+        for (var i = 0; i < userCount; i++)
+        {
+            var experiments = _experimentCounts[i];
+            if (experiments > 0)
+            {
+                active++;
+            }
+            users[i] = new UserFeature(_userIds[i], experiments, experiments > 0 ? bestCompound[i] : null);
+        }
+        return new DataSetFeatures(userCount, compoundCount, ExperimentCount, active, users);
+    }
+}

@@ -1,0 +1,181 @@
+using ExperimentEtl.Csv;
+using ExperimentEtl.Storage;
+
+namespace ExperimentEtl.Pipeline;
+
+/// <summary>
+/// One pass over the three files: read, validate, stream valid rows into the load, and compute the features on the way.
+/// </summary>
+/// <remarks>
+/// Files are read users → compounds → experiments so that every reference can be checked as it streams past.
+/// A run is all or nothing: after the first error rows are still validated (to report every problem at once)
+/// but no longer written, and the load is never committed.
+/// </remarks>
+public static class EtlPipeline
+{
+    const int CancellationCheckInterval = 4096;
+
+    public static RunOutcome Execute(DataSetSource source, IDataSetLoad load, RunRecord run, TimeProvider clock, CancellationToken cancellationToken)
+    {
+        var errors = new ErrorCollector();
+        var features = new FeatureAccumulator();
+        var compounds = new IdSet();
+        var files = new List<FileStats>(3);
+
+        var usersReadable = ReadFile(source, CsvSchema.Users, errors, files, load.OpenUsers, (records, writer) =>
+        {
+            var reader = new UserCsvReader(records);
+            long loaded = 0;
+            while (reader.TryRead(out var row))
+            {
+                if (!features.AddUser(row.UserId))
+                {
+                    records.FieldError(0, $"user_id {row.UserId} appears more than once; ids must be unique");
+                }
+                else if (!errors.HasErrors)
+                {
+                    writer.Write(row);
+                    loaded++;
+                }
+                CheckCancellation(records, cancellationToken);
+            }
+            return loaded;
+        });
+
+        var compoundsReadable = ReadFile(source, CsvSchema.Compounds, errors, files, load.OpenCompounds, (records, writer) =>
+        {
+            var reader = new CompoundCsvReader(records);
+            long loaded = 0;
+            while (reader.TryRead(out var row))
+            {
+                if (!compounds.Add(row.CompoundId))
+                {
+                    records.FieldError(0, $"compound_id {row.CompoundId} appears more than once; ids must be unique");
+                }
+                else if (!errors.HasErrors)
+                {
+                    writer.Write(row);
+                    loaded++;
+                }
+                CheckCancellation(records, cancellationToken);
+            }
+            return loaded;
+        });
+
+        ReadFile(source, CsvSchema.Experiments, errors, files, load.OpenExperiments, (records, writer) =>
+        {
+            var reader = new ExperimentCsvReader(records);
+            var experiments = new IdSet();
+            long loaded = 0;
+            while (reader.TryRead(out var row))
+            {
+                var valid = true;
+                if (!experiments.Add(row.ExperimentId))
+                {
+                    records.FieldError(0, $"experiment_id {row.ExperimentId} appears more than once; ids must be unique");
+                    valid = false;
+                }
+                // A file that could not be read at all is reported once, not once per experiment that points into it.
+                if (usersReadable && !features.HasUser(row.UserId))
+                {
+                    records.FieldError(1, $"user_id {row.UserId} does not match a valid user in {CsvSchema.Users.FileName}");
+                    valid = false;
+                }
+                if (compoundsReadable)
+                {
+                    foreach (var compoundId in row.CompoundIds)
+                    {
+                        if (!compounds.Contains(compoundId))
+                        {
+                            records.FieldError(ExperimentCsvReader.CompoundIdsColumn,
+                                $"compound id {compoundId} does not match a valid compound in {CsvSchema.Compounds.FileName}");
+                            valid = false;
+                        }
+                    }
+                }
+                if (valid && !errors.HasErrors)
+                {
+                    features.AddExperiment(row.UserId, row.CompoundIds);
+                    writer.Write(row);
+                    loaded++;
+                }
+                CheckCancellation(records, cancellationToken);
+            }
+            return loaded;
+        });
+
+        if (errors.HasErrors)
+        {
+            var failed = run with
+            {
+                Status = RunStatus.Failed,
+                FinishedAt = clock.GetUtcNow(),
+                Files = files,
+                ErrorCount = errors.Count,
+                Message = $"The input has {errors.Count} error(s); nothing was loaded.",
+            };
+            return new RunOutcome(failed, errors.Kept);
+        }
+
+        cancellationToken.ThrowIfCancellationRequested();
+        var succeeded = run with { Status = RunStatus.Succeeded, Files = files, FinishedAt = clock.GetUtcNow() };
+        load.Commit(features.Build(compounds.Count), succeeded);
+        return new RunOutcome(succeeded, []);
+    }
+
+    /// <summary>Opens one file and its table writer, runs <paramref name="body"/>, and records what was read.</summary>
+    /// <returns>False when the file could not be read at all (missing, empty, unusable header).</returns>
+    static bool ReadFile<TRow>(
+        DataSetSource source,
+        CsvSchema schema,
+        ErrorCollector errors,
+        List<FileStats> files,
+        Func<IRowWriter<TRow>> openWriter,
+        Func<CsvRecordReader, IRowWriter<TRow>, long> body)
+    {
+        var stream = source.Open(schema.FileName);
+        if (stream is null)
+        {
+            errors.Add(schema.FileName, 0, $"{schema.FileName} was not found in the data folder");
+            files.Add(new FileStats(schema.FileName, 0, 0, 0));
+            return false;
+        }
+        var errorsBefore = errors.Count;
+        using var records = new CsvRecordReader(stream, schema, errors);
+        // Once the run has failed, the load is never touched again: it will only be rolled back.
+        using var writer = errors.HasErrors ? DiscardingWriter<TRow>.Instance : openWriter();
+        var loaded = body(records, writer);
+        if (!errors.HasErrors)
+        {
+            writer.Complete();
+        }
+        files.Add(new FileStats(schema.FileName, records.RecordsRead, loaded, records.BytesRead));
+        // Unreadable: no data row came through although the file produced errors (missing header column, empty, encoding).
+        return !(records.RecordsRead == 0 && errors.Count > errorsBefore);
+    }
+
+    static void CheckCancellation(CsvRecordReader records, CancellationToken cancellationToken)
+    {
+        if (records.RecordsRead % CancellationCheckInterval == 0)
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+        }
+    }
+}
+
+sealed class DiscardingWriter<TRow> : IRowWriter<TRow>
+{
+    public static readonly DiscardingWriter<TRow> Instance = new();
+
+    public void Write(in TRow row)
+    {
+    }
+
+    public void Complete()
+    {
+    }
+
+    public void Dispose()
+    {
+    }
+}

@@ -1,0 +1,53 @@
+// ExperimentEtl: loads users, compounds and experiments from CSV files into a database,
+// derives per-user features and serves them (seed-compatible endpoints plus health probes).
+using ExperimentEtl.Configuration;
+using ExperimentEtl.Endpoints;
+using ExperimentEtl.Storage;
+
+var builder = WebApplication.CreateBuilder(args);
+
+// Port 8000 like the seed, unless ASPNETCORE_URLS, ASPNETCORE_HTTP_PORTS or --urls say otherwise.
+// Loopback by default; the container listens on all interfaces through ASPNETCORE_HTTP_PORTS.
+if (string.IsNullOrEmpty(builder.Configuration["urls"]) && string.IsNullOrEmpty(builder.Configuration["http_ports"]) &&
+    string.IsNullOrEmpty(builder.Configuration["https_ports"]))
+{
+    builder.WebHost.UseUrls("http://localhost:8000");
+}
+
+try
+{
+    builder.Services.AddExperimentEtl(builder.Configuration);
+}
+catch (ConfigurationException e)
+{
+    await Console.Error.WriteLineAsync($"error: {e.Message}");
+    return 1;
+}
+
+var app = builder.Build();
+
+app.UseExceptionHandler();
+app.UseStatusCodePages();
+
+app.MapOpenApi();
+app.MapSeedEndpoints();
+app.MapHealthEndpoints();
+
+var database = app.Services.GetRequiredService<DatabaseTarget>();
+var store = app.Services.GetRequiredService<IEtlStore>();
+try
+{
+    await StartupSchema.EnsureAsync(store, app.Logger, app.Lifetime.ApplicationStopping);
+}
+catch (Exception e) when (e is not OperationCanceledException)
+{
+    await Console.Error.WriteLineAsync($"error: could not prepare {database.Describe()}: {e.Message}");
+    return 1;
+}
+StartupSchema.LogStarted(app.Logger, database.Describe(), app.Services.GetRequiredService<EtlOptions>().DataDirectory);
+
+await app.RunAsync();
+return 0;
+
+/// <summary>Exposes the app to <c>WebApplicationFactory</c> in the tests.</summary>
+public partial class Program;

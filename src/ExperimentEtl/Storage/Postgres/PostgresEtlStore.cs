@@ -1,0 +1,310 @@
+using ExperimentEtl.Csv;
+using ExperimentEtl.Pipeline;
+using Npgsql;
+using NpgsqlTypes;
+
+namespace ExperimentEtl.Storage.Postgres;
+
+/// <summary>
+/// PostgreSQL storage. A load builds the new data set in fresh tables through binary COPY, adds keys and indexes
+/// once the rows are in, and swaps the tables in at commit: readers keep reading the previous data set meanwhile.
+/// </summary>
+public sealed class PostgresEtlStore(NpgsqlDataSource dataSource) : IEtlStore
+{
+    // Advisory lock keys: arbitrary constants that name this application's locks.
+    const long SchemaLockKey = 0x45544C_0001;
+    const long LoadLockKey = 0x45544C_0002;
+
+    /// <summary>The tables a load replaces, with what is added only after the bulk copy.</summary>
+    sealed record SwappedTable(string Name, string Columns, string PrimaryKey, string[] Indexes);
+
+    static readonly SwappedTable[] SwappedTables =
+    [
+        new("users", "user_id integer NOT NULL, name text NOT NULL, email text NOT NULL, signup_date date NOT NULL", "user_id", []),
+        new("compounds", "compound_id integer NOT NULL, name text NOT NULL, structure text NOT NULL", "compound_id", []),
+        new("experiments", "experiment_id integer NOT NULL, user_id integer NOT NULL, compound_ids integer[] NOT NULL, run_time integer NOT NULL",
+            "experiment_id", ["user_id"]),
+        new("user_features", "user_id integer NOT NULL, experiment_count integer NOT NULL, fav_compound_id integer", "user_id", []),
+    ];
+
+    const string FixedTables = """
+        CREATE TABLE IF NOT EXISTS dataset (
+            id integer PRIMARY KEY CHECK (id = 1), run_id uuid, loaded_at timestamptz NOT NULL,
+            users bigint NOT NULL, experiments bigint NOT NULL, compounds bigint NOT NULL, active_users bigint NOT NULL);
+        CREATE TABLE IF NOT EXISTS runs (
+            run_id uuid PRIMARY KEY, status text NOT NULL, started_at timestamptz NOT NULL, finished_at timestamptz,
+            files jsonb NOT NULL, error_count bigint NOT NULL, message text);
+        """;
+
+    const string ReportQuery = """
+        SELECT d.users, d.experiments, d.compounds, d.active_users, d.run_id, d.loaded_at,
+               u.user_id, u.name, u.email, f.experiment_count, c.name, f.fav_compound_id
+        FROM dataset d
+        CROSS JOIN users u
+        JOIN user_features f ON f.user_id = u.user_id
+        LEFT JOIN compounds c ON c.compound_id = f.fav_compound_id
+        ORDER BY u.user_id
+        """;
+
+    const string SaveRun = """
+        INSERT INTO runs (run_id, status, started_at, finished_at, files, error_count, message)
+        VALUES ($1, $2, $3, $4, $5::jsonb, $6, $7)
+        ON CONFLICT (run_id) DO UPDATE SET status = excluded.status, finished_at = excluded.finished_at,
+            files = excluded.files, error_count = excluded.error_count, message = excluded.message
+        """;
+
+    static readonly string[] TableNames = ["users", "compounds", "experiments", "user_features", "dataset", "runs"];
+
+    public string Provider => "postgresql";
+
+    public async Task EnsureSchemaAsync(CancellationToken cancellationToken)
+    {
+        await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
+        await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
+        // Replicas starting together would otherwise race on CREATE TABLE IF NOT EXISTS.
+        await ExecuteAsync(connection, transaction, $"SELECT pg_advisory_xact_lock({SchemaLockKey})", cancellationToken);
+        foreach (var table in SwappedTables)
+        {
+            var sql = $"CREATE TABLE IF NOT EXISTS {table.Name} ({table.Columns}, CONSTRAINT {table.Name}_pkey PRIMARY KEY ({table.PrimaryKey}));";
+            foreach (var column in table.Indexes)
+            {
+                sql += $"CREATE INDEX IF NOT EXISTS {table.Name}_{column}_idx ON {table.Name} ({column});";
+            }
+            await ExecuteAsync(connection, transaction, sql, cancellationToken);
+        }
+        await ExecuteAsync(connection, transaction, FixedTables, cancellationToken);
+        await transaction.CommitAsync(cancellationToken);
+    }
+
+    public async Task<bool> IsReadyAsync(CancellationToken cancellationToken)
+    {
+        try
+        {
+            await using var command = dataSource.CreateCommand(
+                "SELECT count(*) FROM pg_tables WHERE schemaname = current_schema() AND tablename = ANY($1)");
+            command.Parameters.Add(new NpgsqlParameter<string[]> { TypedValue = TableNames });
+            return (long)(await command.ExecuteScalarAsync(cancellationToken))! == 6;
+        }
+        catch (Exception e) when (e is NpgsqlException or TimeoutException or InvalidOperationException or OperationCanceledException)
+        {
+            return false;
+        }
+    }
+
+    public IDataSetLoad BeginLoad()
+    {
+        var connection = dataSource.OpenConnection();
+        try
+        {
+            return new PostgresLoad(connection);
+        }
+        catch
+        {
+            connection.Dispose();
+            throw;
+        }
+    }
+
+    public async Task SaveRunAsync(RunRecord run, CancellationToken cancellationToken)
+    {
+        await using var command = dataSource.CreateCommand(SaveRun);
+        AddRunParameters(command, run);
+        await command.ExecuteNonQueryAsync(cancellationToken);
+    }
+
+    static void AddRunParameters(NpgsqlCommand command, RunRecord run)
+    {
+        command.Parameters.Add(new NpgsqlParameter<Guid> { TypedValue = run.RunId });
+        command.Parameters.Add(new NpgsqlParameter<string> { TypedValue = run.Status });
+        command.Parameters.Add(new NpgsqlParameter<DateTimeOffset> { TypedValue = run.StartedAt });
+        command.Parameters.Add(new NpgsqlParameter { Value = (object?)run.FinishedAt ?? DBNull.Value, NpgsqlDbType = NpgsqlDbType.TimestampTz });
+        command.Parameters.Add(new NpgsqlParameter<string> { TypedValue = RunJson.Files(run) });
+        command.Parameters.Add(new NpgsqlParameter<long> { TypedValue = run.ErrorCount });
+        command.Parameters.Add(new NpgsqlParameter { Value = (object?)run.Message ?? DBNull.Value, NpgsqlDbType = NpgsqlDbType.Text });
+    }
+
+    public async Task<IReportSnapshot> OpenReportAsync(CancellationToken cancellationToken)
+    {
+        var connection = await dataSource.OpenConnectionAsync(cancellationToken);
+        try
+        {
+            var command = new NpgsqlCommand(ReportQuery, connection);
+            var reader = await command.ExecuteReaderAsync(cancellationToken);
+            return await ReportSnapshot.StartAsync(connection, reader,
+                r => new ReportSummary(r.GetInt64(0), r.GetInt64(1), r.GetInt64(2), r.GetInt64(3),
+                    r.IsDBNull(4) ? null : r.GetGuid(4), r.GetFieldValue<DateTimeOffset>(5)),
+                r => new UserReport(r.GetInt32(6), r.GetString(7), r.GetString(8), r.GetInt32(9),
+                    r.IsDBNull(10) ? null : r.GetString(10), r.IsDBNull(11) ? null : r.GetInt32(11)),
+                cancellationToken);
+        }
+        catch
+        {
+            await connection.DisposeAsync();
+            throw;
+        }
+    }
+
+    static async Task ExecuteAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, string sql, CancellationToken cancellationToken)
+    {
+        await using var command = new NpgsqlCommand(sql, connection, transaction);
+        await command.ExecuteNonQueryAsync(cancellationToken);
+    }
+
+    static void Execute(NpgsqlConnection connection, NpgsqlTransaction transaction, string sql)
+    {
+        using var command = new NpgsqlCommand(sql, connection, transaction);
+        command.ExecuteNonQuery();
+    }
+
+    sealed class PostgresLoad : IDataSetLoad
+    {
+        readonly NpgsqlConnection _connection;
+        readonly NpgsqlTransaction _transaction;
+        bool _disposed;
+
+        public PostgresLoad(NpgsqlConnection connection)
+        {
+            _connection = connection;
+            _transaction = connection.BeginTransaction();
+            using (var command = new NpgsqlCommand($"SELECT pg_try_advisory_xact_lock({LoadLockKey})", connection, _transaction))
+            {
+                if (!(bool)command.ExecuteScalar()!)
+                {
+                    _transaction.Dispose();
+                    throw new RunInProgressException();
+                }
+            }
+            var sql = "";
+            foreach (var table in SwappedTables)
+            {
+                sql += $"DROP TABLE IF EXISTS {table.Name}_next; CREATE TABLE {table.Name}_next ({table.Columns});";
+            }
+            Execute(connection, _transaction, sql);
+        }
+
+        public IRowWriter<UserRow> OpenUsers() => new CopyWriter<UserRow>(_connection,
+            "COPY users_next (user_id, name, email, signup_date) FROM STDIN (FORMAT BINARY)",
+            static (importer, row) =>
+            {
+                importer.Write(row.UserId, NpgsqlDbType.Integer);
+                importer.Write(row.Name, NpgsqlDbType.Text);
+                importer.Write(row.Email, NpgsqlDbType.Text);
+                importer.Write(row.SignupDate, NpgsqlDbType.Date);
+            });
+
+        public IRowWriter<CompoundRow> OpenCompounds() => new CopyWriter<CompoundRow>(_connection,
+            "COPY compounds_next (compound_id, name, structure) FROM STDIN (FORMAT BINARY)",
+            static (importer, row) =>
+            {
+                importer.Write(row.CompoundId, NpgsqlDbType.Integer);
+                importer.Write(row.Name, NpgsqlDbType.Text);
+                importer.Write(row.Structure, NpgsqlDbType.Text);
+            });
+
+        public IRowWriter<ExperimentRow> OpenExperiments() => new CopyWriter<ExperimentRow>(_connection,
+            "COPY experiments_next (experiment_id, user_id, compound_ids, run_time) FROM STDIN (FORMAT BINARY)",
+            static (importer, row) =>
+            {
+                importer.Write(row.ExperimentId, NpgsqlDbType.Integer);
+                importer.Write(row.UserId, NpgsqlDbType.Integer);
+                importer.Write(row.CompoundIds, NpgsqlDbType.Array | NpgsqlDbType.Integer);
+                importer.Write(row.RunTime, NpgsqlDbType.Integer);
+            });
+
+        public void Commit(DataSetFeatures features, RunRecord run)
+        {
+            using (var writer = new CopyWriter<UserFeature>(_connection,
+                "COPY user_features_next (user_id, experiment_count, fav_compound_id) FROM STDIN (FORMAT BINARY)",
+                static (importer, f) =>
+                {
+                    importer.Write(f.UserId, NpgsqlDbType.Integer);
+                    importer.Write(f.ExperimentCount, NpgsqlDbType.Integer);
+                    if (f.FavoriteCompoundId is { } favorite)
+                    {
+                        importer.Write(favorite, NpgsqlDbType.Integer);
+                    }
+                    else
+                    {
+                        importer.WriteNull();
+                    }
+                }))
+            {
+                foreach (var feature in features.Users)
+                {
+                    writer.Write(feature);
+                }
+                writer.Complete();
+            }
+
+            var sql = "";
+            foreach (var table in SwappedTables)
+            {
+                var next = table.Name + "_next";
+                sql += $"ALTER TABLE {next} ADD CONSTRAINT {next}_pkey PRIMARY KEY ({table.PrimaryKey});";
+                foreach (var column in table.Indexes)
+                {
+                    sql += $"CREATE INDEX {next}_{column}_idx ON {next} ({column});";
+                }
+            }
+            // The swap takes exclusive locks only for these few catalog changes, at the very end.
+            foreach (var table in SwappedTables)
+            {
+                var next = table.Name + "_next";
+                sql += $"DROP TABLE {table.Name}; ALTER TABLE {next} RENAME TO {table.Name};" +
+                       $"ALTER TABLE {table.Name} RENAME CONSTRAINT {next}_pkey TO {table.Name}_pkey;";
+                foreach (var column in table.Indexes)
+                {
+                    sql += $"ALTER INDEX {next}_{column}_idx RENAME TO {table.Name}_{column}_idx;";
+                }
+            }
+            Execute(_connection, _transaction, sql);
+
+            using (var command = new NpgsqlCommand("""
+                DELETE FROM dataset;
+                INSERT INTO dataset (id, run_id, loaded_at, users, experiments, compounds, active_users)
+                VALUES (1, $1, $2, $3, $4, $5, $6)
+                """, _connection, _transaction))
+            {
+                command.Parameters.Add(new NpgsqlParameter<Guid> { TypedValue = run.RunId });
+                command.Parameters.Add(new NpgsqlParameter<DateTimeOffset> { TypedValue = run.FinishedAt ?? run.StartedAt });
+                command.Parameters.Add(new NpgsqlParameter<long> { TypedValue = features.UserCount });
+                command.Parameters.Add(new NpgsqlParameter<long> { TypedValue = features.ExperimentCount });
+                command.Parameters.Add(new NpgsqlParameter<long> { TypedValue = features.CompoundCount });
+                command.Parameters.Add(new NpgsqlParameter<long> { TypedValue = features.ActiveUserCount });
+                command.ExecuteNonQuery();
+            }
+            using (var command = new NpgsqlCommand(SaveRun, _connection, _transaction))
+            {
+                AddRunParameters(command, run);
+                command.ExecuteNonQuery();
+            }
+            _transaction.Commit();
+        }
+
+        public void Dispose()
+        {
+            if (_disposed)
+            {
+                return;
+            }
+            _disposed = true;
+            _transaction.Dispose();
+            _connection.Dispose();
+        }
+    }
+
+    sealed class CopyWriter<TRow>(NpgsqlConnection connection, string copyCommand, Action<NpgsqlBinaryImporter, TRow> writeRow) : IRowWriter<TRow>
+    {
+        readonly NpgsqlBinaryImporter _importer = connection.BeginBinaryImport(copyCommand);
+
+        public void Write(in TRow row)
+        {
+            _importer.StartRow();
+            writeRow(_importer, row);
+        }
+
+        public void Complete() => _importer.Complete();
+
+        public void Dispose() => _importer.Dispose();
+    }
+}

@@ -1,0 +1,342 @@
+using System.Globalization;
+using ExperimentEtl.Csv;
+using ExperimentEtl.Pipeline;
+using Microsoft.Data.Sqlite;
+
+namespace ExperimentEtl.Storage.Sqlite;
+
+/// <summary>
+/// The embedded database: a SQLite file, or one in-memory database shared by every request for the life of the process.
+/// </summary>
+/// <remarks>
+/// A load is one transaction of prepared inserts. On a file, WAL mode lets readers keep reading the previous data set
+/// until the commit; in memory, readers wait for the commit (they still never see a mix).
+/// </remarks>
+public sealed class SqliteEtlStore : IEtlStore, IDisposable
+{
+    const string Schema = """
+        CREATE TABLE IF NOT EXISTS users (
+            user_id INTEGER PRIMARY KEY, name TEXT NOT NULL, email TEXT NOT NULL, signup_date TEXT NOT NULL);
+        CREATE TABLE IF NOT EXISTS compounds (
+            compound_id INTEGER PRIMARY KEY, name TEXT NOT NULL, structure TEXT NOT NULL);
+        CREATE TABLE IF NOT EXISTS experiments (
+            experiment_id INTEGER PRIMARY KEY, user_id INTEGER NOT NULL, run_time INTEGER NOT NULL);
+        CREATE INDEX IF NOT EXISTS experiments_user_id ON experiments (user_id);
+        CREATE TABLE IF NOT EXISTS experiment_compounds (
+            experiment_id INTEGER NOT NULL, compound_id INTEGER NOT NULL,
+            PRIMARY KEY (experiment_id, compound_id)) WITHOUT ROWID;
+        CREATE TABLE IF NOT EXISTS user_features (
+            user_id INTEGER PRIMARY KEY, experiment_count INTEGER NOT NULL, fav_compound_id INTEGER);
+        CREATE TABLE IF NOT EXISTS dataset (
+            id INTEGER PRIMARY KEY CHECK (id = 1), run_id TEXT, loaded_at TEXT NOT NULL,
+            users INTEGER NOT NULL, experiments INTEGER NOT NULL, compounds INTEGER NOT NULL, active_users INTEGER NOT NULL);
+        CREATE TABLE IF NOT EXISTS runs (
+            run_id TEXT PRIMARY KEY, status TEXT NOT NULL, started_at TEXT NOT NULL, finished_at TEXT,
+            files TEXT NOT NULL, error_count INTEGER NOT NULL, message TEXT);
+        """;
+
+    const string ReportQuery = """
+        SELECT d.users, d.experiments, d.compounds, d.active_users, d.run_id, d.loaded_at,
+               u.user_id, u.name, u.email, f.experiment_count, c.name, f.fav_compound_id
+        FROM dataset d
+        CROSS JOIN users u
+        JOIN user_features f ON f.user_id = u.user_id
+        LEFT JOIN compounds c ON c.compound_id = f.fav_compound_id
+        ORDER BY u.user_id
+        """;
+
+    const string SaveRun = """
+        INSERT INTO runs (run_id, status, started_at, finished_at, files, error_count, message)
+        VALUES ($run_id, $status, $started_at, $finished_at, $files, $error_count, $message)
+        ON CONFLICT (run_id) DO UPDATE SET status = excluded.status, finished_at = excluded.finished_at,
+            files = excluded.files, error_count = excluded.error_count, message = excluded.message
+        """;
+
+    readonly string _connectionString;
+
+    // An in-memory database lives as long as one connection to it is open.
+    readonly SqliteConnection? _keepAlive;
+
+    public SqliteEtlStore(string? path)
+    {
+        var builder = new SqliteConnectionStringBuilder { DefaultTimeout = 60, Pooling = true };
+        if (string.IsNullOrEmpty(path))
+        {
+            builder.DataSource = $"experiment-etl-{Guid.NewGuid():N}";
+            builder.Mode = SqliteOpenMode.Memory;
+            builder.Cache = SqliteCacheMode.Shared;
+            _connectionString = builder.ConnectionString;
+            _keepAlive = new SqliteConnection(_connectionString);
+            _keepAlive.Open();
+        }
+        else
+        {
+            builder.DataSource = path;
+            builder.Mode = SqliteOpenMode.ReadWriteCreate;
+            _connectionString = builder.ConnectionString;
+        }
+    }
+
+    public string Provider => "sqlite";
+
+    public bool InMemory => _keepAlive is not null;
+
+    internal SqliteConnection Open()
+    {
+        var connection = new SqliteConnection(_connectionString);
+        connection.Open();
+        if (!InMemory)
+        {
+            Execute(connection, "PRAGMA synchronous = NORMAL;");
+        }
+        return connection;
+    }
+
+    public Task EnsureSchemaAsync(CancellationToken cancellationToken)
+    {
+        using var connection = Open();
+        if (!InMemory)
+        {
+            Execute(connection, "PRAGMA journal_mode = WAL;");
+        }
+        Execute(connection, Schema);
+        return Task.CompletedTask;
+    }
+
+    public Task<bool> IsReadyAsync(CancellationToken cancellationToken)
+    {
+        try
+        {
+            using var connection = Open();
+            using var command = connection.CreateCommand();
+            command.CommandText = "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name IN ('users', 'compounds', 'experiments', 'user_features', 'dataset', 'runs')";
+            return Task.FromResult(Convert.ToInt32(command.ExecuteScalar(), CultureInfo.InvariantCulture) == 6);
+        }
+        catch (SqliteException)
+        {
+            return Task.FromResult(false);
+        }
+    }
+
+    public IDataSetLoad BeginLoad() => new SqliteLoad(Open());
+
+    public Task SaveRunAsync(RunRecord run, CancellationToken cancellationToken)
+    {
+        using var connection = Open();
+        SaveRunRecord(connection, null, run);
+        return Task.CompletedTask;
+    }
+
+    static void SaveRunRecord(SqliteConnection connection, SqliteTransaction? transaction, RunRecord run)
+    {
+        using var command = connection.CreateCommand();
+        command.Transaction = transaction;
+        command.CommandText = SaveRun;
+        command.Parameters.AddWithValue("$run_id", run.RunId.ToString());
+        command.Parameters.AddWithValue("$status", run.Status);
+        command.Parameters.AddWithValue("$started_at", run.StartedAt.ToString("O", CultureInfo.InvariantCulture));
+        command.Parameters.AddWithValue("$finished_at", (object?)run.FinishedAt?.ToString("O", CultureInfo.InvariantCulture) ?? DBNull.Value);
+        command.Parameters.AddWithValue("$files", RunJson.Files(run));
+        command.Parameters.AddWithValue("$error_count", run.ErrorCount);
+        command.Parameters.AddWithValue("$message", (object?)run.Message ?? DBNull.Value);
+        command.ExecuteNonQuery();
+    }
+
+    public async Task<IReportSnapshot> OpenReportAsync(CancellationToken cancellationToken)
+    {
+        var connection = Open();
+        try
+        {
+            var command = connection.CreateCommand();
+            command.CommandText = ReportQuery;
+            var reader = await command.ExecuteReaderAsync(cancellationToken);
+            return await ReportSnapshot.StartAsync(connection, reader, ReadSummary, ReadUser, cancellationToken);
+        }
+        catch
+        {
+            await connection.DisposeAsync();
+            throw;
+        }
+    }
+
+    static ReportSummary ReadSummary(System.Data.Common.DbDataReader r) => new(
+        r.GetInt64(0), r.GetInt64(1), r.GetInt64(2), r.GetInt64(3),
+        r.IsDBNull(4) ? null : Guid.Parse(r.GetString(4)),
+        DateTimeOffset.Parse(r.GetString(5), CultureInfo.InvariantCulture));
+
+    static UserReport ReadUser(System.Data.Common.DbDataReader r) => new(
+        r.GetInt32(6), r.GetString(7), r.GetString(8), r.GetInt32(9),
+        r.IsDBNull(10) ? null : r.GetString(10),
+        r.IsDBNull(11) ? null : r.GetInt32(11));
+
+    static void Execute(SqliteConnection connection, string sql, SqliteTransaction? transaction = null)
+    {
+        using var command = connection.CreateCommand();
+        command.Transaction = transaction;
+        command.CommandText = sql;
+        command.ExecuteNonQuery();
+    }
+
+    public void Dispose() => _keepAlive?.Dispose();
+
+    sealed class SqliteLoad : IDataSetLoad
+    {
+        readonly SqliteConnection _connection;
+        readonly SqliteTransaction _transaction;
+        bool _disposed;
+
+        public SqliteLoad(SqliteConnection connection)
+        {
+            _connection = connection;
+            // Deferred: the write lock is taken by the first write, so the run's own record can still be saved meanwhile.
+            _transaction = connection.BeginTransaction(deferred: true);
+        }
+
+        public IRowWriter<UserRow> OpenUsers()
+        {
+            Execute(_connection, """
+                DELETE FROM users; DELETE FROM compounds; DELETE FROM experiments; DELETE FROM experiment_compounds;
+                DELETE FROM user_features; DELETE FROM dataset;
+                """, _transaction);
+            return new Writer<UserRow>(_connection, _transaction,
+                "INSERT INTO users (user_id, name, email, signup_date) VALUES ($1, $2, $3, $4)", 4,
+                static (p, row) =>
+                {
+                    p[0].Value = row.UserId;
+                    p[1].Value = row.Name;
+                    p[2].Value = row.Email;
+                    p[3].Value = row.SignupDate.ToString("yyyy-MM-dd", CultureInfo.InvariantCulture);
+                });
+        }
+
+        public IRowWriter<CompoundRow> OpenCompounds() => new Writer<CompoundRow>(_connection, _transaction,
+            "INSERT INTO compounds (compound_id, name, structure) VALUES ($1, $2, $3)", 3,
+            static (p, row) =>
+            {
+                p[0].Value = row.CompoundId;
+                p[1].Value = row.Name;
+                p[2].Value = row.Structure;
+            });
+
+        public IRowWriter<ExperimentRow> OpenExperiments() => new ExperimentWriter(_connection, _transaction);
+
+        public void Commit(DataSetFeatures features, RunRecord run)
+        {
+            using (var writer = new Writer<UserFeature>(_connection, _transaction,
+                "INSERT INTO user_features (user_id, experiment_count, fav_compound_id) VALUES ($1, $2, $3)", 3,
+                static (p, f) =>
+                {
+                    p[0].Value = f.UserId;
+                    p[1].Value = f.ExperimentCount;
+                    p[2].Value = (object?)f.FavoriteCompoundId ?? DBNull.Value;
+                }))
+            {
+                foreach (var feature in features.Users)
+                {
+                    writer.Write(feature);
+                }
+            }
+            using (var command = _connection.CreateCommand())
+            {
+                command.Transaction = _transaction;
+                command.CommandText = """
+                    INSERT INTO dataset (id, run_id, loaded_at, users, experiments, compounds, active_users)
+                    VALUES (1, $run_id, $loaded_at, $users, $experiments, $compounds, $active_users)
+                    """;
+                command.Parameters.AddWithValue("$run_id", run.RunId.ToString());
+                command.Parameters.AddWithValue("$loaded_at", (run.FinishedAt ?? run.StartedAt).ToString("O", CultureInfo.InvariantCulture));
+                command.Parameters.AddWithValue("$users", features.UserCount);
+                command.Parameters.AddWithValue("$experiments", features.ExperimentCount);
+                command.Parameters.AddWithValue("$compounds", features.CompoundCount);
+                command.Parameters.AddWithValue("$active_users", features.ActiveUserCount);
+                command.ExecuteNonQuery();
+            }
+            SaveRunRecord(_connection, _transaction, run);
+            _transaction.Commit();
+        }
+
+        public void Dispose()
+        {
+            if (_disposed)
+            {
+                return;
+            }
+            _disposed = true;
+            _transaction.Dispose();
+            _connection.Dispose();
+        }
+    }
+
+    /// <summary>A prepared insert executed once per row.</summary>
+    sealed class Writer<TRow> : IRowWriter<TRow>
+    {
+        readonly SqliteCommand _command;
+        readonly SqliteParameter[] _parameters;
+        readonly Action<SqliteParameter[], TRow> _bind;
+
+        public Writer(SqliteConnection connection, SqliteTransaction transaction, string sql, int parameterCount, Action<SqliteParameter[], TRow> bind)
+        {
+            _command = connection.CreateCommand();
+            _command.Transaction = transaction;
+            _command.CommandText = sql;
+            _parameters = new SqliteParameter[parameterCount];
+            for (var i = 0; i < parameterCount; i++)
+            {
+                _parameters[i] = _command.Parameters.Add(new SqliteParameter { ParameterName = "$" + (i + 1).ToString(CultureInfo.InvariantCulture) });
+            }
+            _bind = bind;
+            _command.Prepare();
+        }
+
+        public void Write(in TRow row)
+        {
+            _bind(_parameters, row);
+            _command.ExecuteNonQuery();
+        }
+
+        public void Complete()
+        {
+        }
+
+        public void Dispose() => _command.Dispose();
+    }
+
+    sealed class ExperimentWriter(SqliteConnection connection, SqliteTransaction transaction) : IRowWriter<ExperimentRow>
+    {
+        readonly Writer<ExperimentRow> _experiments = new(connection, transaction,
+            "INSERT INTO experiments (experiment_id, user_id, run_time) VALUES ($1, $2, $3)", 3,
+            static (p, row) =>
+            {
+                p[0].Value = row.ExperimentId;
+                p[1].Value = row.UserId;
+                p[2].Value = row.RunTime;
+            });
+
+        readonly Writer<(int ExperimentId, int CompoundId)> _pairs = new(connection, transaction,
+            "INSERT INTO experiment_compounds (experiment_id, compound_id) VALUES ($1, $2)", 2,
+            static (p, pair) =>
+            {
+                p[0].Value = pair.ExperimentId;
+                p[1].Value = pair.CompoundId;
+            });
+
+        public void Write(in ExperimentRow row)
+        {
+            _experiments.Write(row);
+            foreach (var compoundId in row.CompoundIds)
+            {
+                _pairs.Write((row.ExperimentId, compoundId));
+            }
+        }
+
+        public void Complete()
+        {
+        }
+
+        public void Dispose()
+        {
+            _experiments.Dispose();
+            _pairs.Dispose();
+        }
+    }
+}
