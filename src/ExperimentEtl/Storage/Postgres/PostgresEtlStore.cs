@@ -257,10 +257,10 @@ public sealed class PostgresEtlStore(NpgsqlDataSource dataSource) : IEtlStore
                     sql += $"ALTER INDEX {next}_{column}_idx RENAME TO {table.Name}_{column}_idx;";
                 }
             }
+            sql += "DELETE FROM dataset;";
             Execute(_connection, _transaction, sql);
 
             using (var command = new NpgsqlCommand("""
-                DELETE FROM dataset;
                 INSERT INTO dataset (id, run_id, loaded_at, users, experiments, compounds, active_users)
                 VALUES (1, $1, $2, $3, $4, $5, $6)
                 """, _connection, _transaction))

@@ -1,0 +1,51 @@
+#!/usr/bin/env bash
+# A throwaway PostgreSQL cluster for tests, the end-to-end script and benchmarks.
+#   scripts/pg-cluster.sh start DIR   creates and starts a cluster in DIR on a free loopback port;
+#                                     prints its URL (postgres://postgres:<random password>@127.0.0.1:<port>/postgres)
+#                                     and writes it to DIR/url
+#   scripts/pg-cluster.sh stop DIR    stops it (DIR is left for the caller to remove)
+# Uses PostgreSQL 15 from Debian's packages (PG_BIN overrides the binaries' folder).
+set -euo pipefail
+
+PG_BIN=${PG_BIN:-/usr/lib/postgresql/15/bin}
+command=${1:?usage: pg-cluster.sh start|stop DIR}
+dir=${2:?usage: pg-cluster.sh start|stop DIR}
+
+# initdb refuses to run as root: run the server as the 'postgres' user when we are root.
+as_owner() {
+  if [ "$(id -u)" -eq 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi
+}
+
+free_port() {
+  local port
+  for _ in $(seq 1 50); do
+    port=$((20000 + RANDOM % 20000))
+    if ! (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then echo "$port"; return 0; fi
+  done
+  echo "no free port found" >&2; return 1
+}
+
+case "$command" in
+  start)
+    [ -x "$PG_BIN/initdb" ] || { echo "PostgreSQL binaries not found in $PG_BIN (apt-get install postgresql)" >&2; exit 1; }
+    mkdir -p "$dir"
+    [ "$(id -u)" -eq 0 ] && chown postgres "$dir"
+    password=$(head -c 18 /dev/urandom | base64 | tr -dc 'A-Za-z0-9')
+    printf '%s\n' "$password" > "$dir/pwfile"
+    [ "$(id -u)" -eq 0 ] && chown postgres "$dir/pwfile"
+    as_owner "$PG_BIN/initdb" -D "$dir/data" -U postgres --pwfile="$dir/pwfile" -A scram-sha-256 -E UTF8 --no-locale >"$dir/initdb.log"
+    rm -f "$dir/pwfile"
+    port=$(free_port)
+    as_owner "$PG_BIN/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 60 \
+      -o "-p $port -c listen_addresses=127.0.0.1 -k $dir -c max_connections=200 -c fsync=on" start >/dev/null
+    url="postgres://postgres:$password@127.0.0.1:$port/postgres"
+    printf '%s\n' "$url" > "$dir/url"
+    echo "$url"
+    ;;
+  stop)
+    [ -d "$dir/data" ] && as_owner "$PG_BIN/pg_ctl" -D "$dir/data" -m fast -w stop >/dev/null || true
+    ;;
+  *)
+    echo "usage: pg-cluster.sh start|stop DIR" >&2; exit 2
+    ;;
+esac
