@@ -16,7 +16,11 @@ namespace ExperimentEtl.Csv;
 public sealed class CsvRecordReader : IDisposable
 {
     const int MaxRowErrorsShown = 200;
-    static readonly Encoding StrictUtf8 = new UTF8Encoding(encoderShouldEmitUTF8Identifier: false, throwOnInvalidBytes: true);
+    const char ReplacementCharacter = '\uFFFD';
+
+    // Invalid bytes decode to U+FFFD, which the row check below turns into an error on the exact line
+    // (a throwing decoder would only say which read buffer held the bad byte).
+    static readonly Encoding Utf8 = new UTF8Encoding(encoderShouldEmitUTF8Identifier: false, throwOnInvalidBytes: false);
 
     readonly Stream _stream;
     readonly SepReader _sep;
@@ -28,7 +32,8 @@ public sealed class CsvRecordReader : IDisposable
     int _expectedFieldCount;
     bool _headerResolved;
     bool _finished;
-    long _lastLine;
+    readonly long _errorsAtStart;
+    long _nextLine = 1;
 
     public CsvRecordReader(Stream stream, CsvSchema schema, ErrorCollector errors)
     {
@@ -46,7 +51,8 @@ public sealed class CsvRecordReader : IDisposable
             _unescapedLength[i] = -1;
         }
         _expectedFieldCount = columnCount;
-        var text = new StreamReader(stream, StrictUtf8, detectEncodingFromByteOrderMarks: true, bufferSize: 1 << 16);
+        _errorsAtStart = errors.Count;
+        var text = new StreamReader(stream, Utf8, detectEncodingFromByteOrderMarks: true, bufferSize: 1 << 16);
         _sep = Sep.New(',').Reader(o => o with { HasHeader = false, DisableColCountCheck = true }).From(text);
     }
 
@@ -79,17 +85,26 @@ public sealed class CsvRecordReader : IDisposable
             if (!TryMoveNextRow())
             {
                 _finished = true;
-                if (RecordsRead == 0 && !_errors.HasErrors)
+                if (RecordsRead == 0 && _errors.Count == _errorsAtStart)
                 {
                     _errors.Add(_schema.FileName, 0, _headerResolved ? "the file has a header but no data rows" : "the file is empty");
                 }
                 return false;
             }
             var row = _sep.Current;
-            Line = row.LineNumberFrom;
-            _lastLine = row.LineNumberToExcl - 1;
+            // Rows are contiguous, so a row starts where the previous one ended. (Sep numbers the first row 2 when there is no header.)
+            Line = _nextLine;
+            _nextLine = row.LineNumberToExcl;
             if (IsBlank(row))
             {
+                continue;
+            }
+            if (row.Span.Contains(ReplacementCharacter))
+            {
+                RecordsRead += _headerResolved ? 1 : 0;
+                _headerResolved = true;
+                _errors.Add(_schema.FileName, Line, null, row.Span.Length > MaxRowErrorsShown ? row.Span[..MaxRowErrorsShown] : row.Span,
+                    "the line is not valid UTF-8 text (invalid bytes are shown as \uFFFD): save the file as UTF-8");
                 continue;
             }
             if (!_headerResolved)
@@ -127,14 +142,10 @@ public sealed class CsvRecordReader : IDisposable
         {
             return _sep.MoveNext();
         }
-        catch (DecoderFallbackException)
-        {
-            _errors.Add(_schema.FileName, _lastLine + 1, "the file is not valid UTF-8 text: save it as UTF-8 and try again");
-        }
         catch (NotSupportedException e) when (e.Message.Contains("maximum supported length", StringComparison.Ordinal))
         {
             // Sep caps a row at 16 Mi characters: in practice an opening quote that is never closed.
-            _errors.Add(_schema.FileName, _lastLine + 1, "a row is longer than 16 million characters: most likely a quote is never closed");
+            _errors.Add(_schema.FileName, _nextLine, "a row is longer than 16 million characters: most likely a quote is never closed");
         }
         return false;
     }

@@ -30,11 +30,9 @@ public sealed class TestFiles : IDisposable
     public void Write(string fileName, string? content)
     {
         var path = Path.Combine(Directory, fileName);
-        if (content is null)
-        {
-            File.Delete(path);
-        }
-        else
+        // Delete first: the path may be a named pipe (see Fifo), which writing to would block on.
+        File.Delete(path);
+        if (content is not null)
         {
             File.WriteAllText(path, content);
         }

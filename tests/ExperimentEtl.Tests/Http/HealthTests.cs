@@ -1,0 +1,46 @@
+using System.Net;
+using ExperimentEtl.Tests.Infrastructure;
+
+namespace ExperimentEtl.Tests.Http;
+
+public sealed class HealthTests
+{
+    public static TheoryData<Backend> Backends => [Backend.Sqlite, Backend.SqliteFile, Backend.Postgres];
+
+    [Theory]
+    [MemberData(nameof(Backends))]
+    public async Task Health_and_readiness_answer_200_on_a_working_database(Backend backend)
+    {
+        using var files = TestFiles.BundledSample();
+        await using var app = await EtlAppFactory.CreateAsync(backend, files.Directory);
+        var client = app.CreateClient();
+
+        Assert.Equal("ok", (await (await client.GetAsync("/healthz")).ReadJsonAsync()).GetProperty("status").GetString());
+        var ready = await client.GetAsync("/readyz");
+        Assert.Equal(HttpStatusCode.OK, ready.StatusCode);
+        Assert.Equal(backend == Backend.Postgres ? "postgresql" : "sqlite", (await ready.ReadJsonAsync()).GetProperty("database").GetString());
+    }
+
+    [Fact]
+    public async Task Unknown_paths_answer_problem_details()
+    {
+        using var files = TestFiles.BundledSample();
+        await using var app = await EtlAppFactory.CreateAsync(Backend.Sqlite, files.Directory);
+        var response = await app.CreateClient().GetAsync("/no-such-thing");
+        Assert.Equal(HttpStatusCode.NotFound, response.StatusCode);
+        Assert.Equal("application/problem+json", response.Content.Headers.ContentType?.MediaType);
+    }
+
+    [Fact]
+    public async Task The_openapi_document_describes_the_seed_endpoints()
+    {
+        using var files = TestFiles.BundledSample();
+        await using var app = await EtlAppFactory.CreateAsync(Backend.Sqlite, files.Directory);
+        var document = await (await app.CreateClient().GetAsync("/openapi/v1.json")).ReadJsonAsync();
+        var paths = document.GetProperty("paths");
+        foreach (var path in new[] { "/setup_test_db", "/csv", "/report", "/healthz", "/readyz" })
+        {
+            Assert.True(paths.TryGetProperty(path, out _), path);
+        }
+    }
+}

@@ -1,0 +1,204 @@
+using System.Net;
+using System.Text.Json;
+using ExperimentEtl.Tests.Infrastructure;
+using Microsoft.Extensions.DependencyInjection;
+using Npgsql;
+
+namespace ExperimentEtl.Tests.Http;
+
+/// <summary>Atomic, repeatable, exclusive runs, seen through the HTTP API on every backend.</summary>
+public sealed class RunBehaviourTests
+{
+    public static TheoryData<Backend> Backends => [Backend.Sqlite, Backend.SqliteFile, Backend.Postgres];
+
+    // Backends whose readers never wait for a load (MVCC / WAL); in-memory SQLite readers wait for the commit.
+    public static TheoryData<Backend> SnapshotBackends => [Backend.SqliteFile, Backend.Postgres];
+
+    static async Task<string> ReportAsync(HttpClient client)
+    {
+        var response = await client.GetAsync("/report");
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        var report = await response.ReadJsonAsync();
+        // What a reader sees: the average and the users; run ids and timestamps differ between identical loads.
+        return JsonSerializer.Serialize(new
+        {
+            average = report.GetProperty("average_experiment_count"),
+            users = report.GetProperty("user_reports"),
+        });
+    }
+
+    [Theory]
+    [MemberData(nameof(Backends))]
+    public async Task Running_csv_twice_gives_the_same_report(Backend backend)
+    {
+        using var files = TestFiles.BundledSample();
+        await using var app = await EtlAppFactory.CreateAsync(backend, files.Directory);
+        var client = app.CreateClient();
+
+        Assert.Equal(HttpStatusCode.OK, (await client.GetAsync("/csv")).StatusCode);
+        var first = await ReportAsync(client);
+        Assert.Equal(HttpStatusCode.OK, (await client.GetAsync("/csv")).StatusCode);
+        Assert.Equal(first, await ReportAsync(client));
+        Assert.Contains("\"user_id\":10", first, StringComparison.Ordinal);
+        Assert.DoesNotContain("\"user_id\":11", first, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [MemberData(nameof(Backends))]
+    public async Task Invalid_input_answers_422_with_located_errors_and_keeps_the_previous_data(Backend backend)
+    {
+        using var files = TestFiles.BundledSample();
+        await using var app = await EtlAppFactory.CreateAsync(backend, files.Directory);
+        var client = app.CreateClient();
+        Assert.Equal(HttpStatusCode.OK, (await client.GetAsync("/csv")).StatusCode);
+        var before = await ReportAsync(client);
+
+        files.Write("user_experiments.csv",
+            "experiment_id,\tuser_id,\texperiment_compound_ids,\texperiment_run_time\n1,\t1,\t1;2,\t10\n2,\t1,\t2;3,\tten\n3,\t99,\t1,\t5");
+        var response = await client.GetAsync("/csv");
+
+        Assert.Equal(HttpStatusCode.UnprocessableEntity, response.StatusCode);
+        Assert.Equal("application/problem+json", response.Content.Headers.ContentType?.MediaType);
+        var problem = await response.ReadJsonAsync();
+        Assert.Equal(422, problem.GetProperty("status").GetInt32());
+        Assert.Equal(2, problem.GetProperty("error_count").GetInt64());
+        var errors = problem.GetProperty("errors").EnumerateArray().ToList();
+        Assert.Equal(("user_experiments.csv", 3, "experiment_run_time", "ten"),
+            (errors[0].GetProperty("file").GetString(), errors[0].GetProperty("line").GetInt32(),
+             errors[0].GetProperty("column").GetString(), errors[0].GetProperty("value").GetString()));
+        Assert.Equal((4, "user_id", "99"),
+            (errors[1].GetProperty("line").GetInt32(), errors[1].GetProperty("column").GetString(), errors[1].GetProperty("value").GetString()));
+        Assert.DoesNotContain("   at ", problem.ToString(), StringComparison.Ordinal);
+
+        Assert.Equal(before, await ReportAsync(client));
+    }
+
+    [Theory]
+    [MemberData(nameof(Backends))]
+    public async Task A_missing_file_is_named_in_the_error(Backend backend)
+    {
+        using var files = new TestFiles(compounds: null);
+        await using var app = await EtlAppFactory.CreateAsync(backend, files.Directory);
+        var response = await app.CreateClient().GetAsync("/csv");
+        Assert.Equal(HttpStatusCode.UnprocessableEntity, response.StatusCode);
+        var error = (await response.ReadJsonAsync()).GetProperty("errors")[0];
+        Assert.Equal("compounds.csv", error.GetProperty("file").GetString());
+        Assert.Contains("not found", error.GetProperty("message").GetString(), StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [MemberData(nameof(Backends))]
+    public async Task A_second_run_while_one_is_in_progress_answers_409_and_the_first_completes(Backend backend)
+    {
+        using var files = new TestFiles(users: null);
+        await using var app = await EtlAppFactory.CreateAsync(backend, files.Directory);
+        var client = app.CreateClient();
+        await using var users = new Fifo(Path.Combine(files.Directory, "users.csv"));
+
+        var first = client.GetAsync("/csv");
+        await users.WaitForReaderAsync();
+        var second = await client.GetAsync("/csv");
+
+        Assert.Equal(HttpStatusCode.Conflict, second.StatusCode);
+        var problem = await second.ReadJsonAsync();
+        Assert.Equal(409, problem.GetProperty("status").GetInt32());
+
+        await users.WriteAsync(TestFiles.SeedUsers);
+        await users.CloseAsync();
+        Assert.Equal(HttpStatusCode.OK, (await first).StatusCode);
+
+        // The lock is released before the answer: a sequential caller never sees 409.
+        files.Write("users.csv", TestFiles.SeedUsers);
+        Assert.Equal(HttpStatusCode.OK, (await client.GetAsync("/csv")).StatusCode);
+    }
+
+    [Theory]
+    [MemberData(nameof(SnapshotBackends))]
+    public async Task Readers_see_the_previous_report_while_a_run_loads_then_the_new_one(Backend backend)
+    {
+        using var files = TestFiles.BundledSample();
+        await using var app = await EtlAppFactory.CreateAsync(backend, files.Directory);
+        var client = app.CreateClient();
+        Assert.Equal(HttpStatusCode.OK, (await client.GetAsync("/csv")).StatusCode);
+        var old = await ReportAsync(client);
+
+        File.Delete(Path.Combine(files.Directory, "user_experiments.csv"));
+        await using var experiments = new Fifo(Path.Combine(files.Directory, "user_experiments.csv"));
+        var run = client.GetAsync("/csv");
+        await experiments.WaitForReaderAsync();
+        // Users and compounds are loaded by now; experiments are half-way.
+        await experiments.WriteAsync("experiment_id,\tuser_id,\texperiment_compound_ids,\texperiment_run_time\n1,\t1,\t1,\t10\n");
+        Assert.Equal(old, await ReportAsync(client));
+
+        await experiments.CloseAsync();
+        Assert.Equal(HttpStatusCode.OK, (await run).StatusCode);
+        var updated = await ReportAsync(client);
+        Assert.NotEqual(old, updated);
+        Assert.Contains("\"average\":0.1", updated, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task In_memory_readers_during_a_run_see_the_old_or_the_new_report_never_a_mix()
+    {
+        using var files = TestFiles.BundledSample();
+        await using var app = await EtlAppFactory.CreateAsync(Backend.Sqlite, files.Directory);
+        var client = app.CreateClient();
+        Assert.Equal(HttpStatusCode.OK, (await client.GetAsync("/csv")).StatusCode);
+        var old = await ReportAsync(client);
+
+        File.Delete(Path.Combine(files.Directory, "user_experiments.csv"));
+        await using var experiments = new Fifo(Path.Combine(files.Directory, "user_experiments.csv"));
+        var run = client.GetAsync("/csv");
+        await experiments.WaitForReaderAsync();
+        await experiments.WriteAsync("experiment_id,\tuser_id,\texperiment_compound_ids,\texperiment_run_time\n1,\t1,\t1,\t10\n");
+        var read = ReportAsync(client);
+        await Task.Delay(200);
+        await experiments.CloseAsync();
+        Assert.Equal(HttpStatusCode.OK, (await run).StatusCode);
+        var updated = await ReportAsync(client);
+
+        Assert.Contains(await read, new[] { old, updated });
+    }
+
+    [Fact]
+    public async Task A_lost_database_connection_fails_the_run_with_503_and_keeps_the_previous_data()
+    {
+        using var files = TestFiles.BundledSample();
+        await using var app = await EtlAppFactory.CreateAsync(Backend.Postgres, files.Directory);
+        var client = app.CreateClient();
+        Assert.Equal(HttpStatusCode.OK, (await client.GetAsync("/csv")).StatusCode);
+        var old = await ReportAsync(client);
+
+        File.Delete(Path.Combine(files.Directory, "user_experiments.csv"));
+        await using var experiments = new Fifo(Path.Combine(files.Directory, "user_experiments.csv"));
+        var run = client.GetAsync("/csv");
+        await experiments.WaitForReaderAsync();
+        await TerminateLoadConnectionsAsync(app);
+        await experiments.WriteAsync(File.ReadAllText(Path.Combine(TestPostgres.RepositoryRoot(), "data", "user_experiments.csv")));
+        await experiments.CloseAsync();
+
+        var response = await run;
+        Assert.Equal(HttpStatusCode.ServiceUnavailable, response.StatusCode);
+        var problem = await response.ReadJsonAsync();
+        Assert.Equal("The database is unavailable", problem.GetProperty("title").GetString());
+        Assert.DoesNotContain("   at ", problem.ToString(), StringComparison.Ordinal);
+
+        Assert.Equal(old, await ReportAsync(client));
+        // The service recovers by itself: the next run succeeds.
+        files.Write("user_experiments.csv", File.ReadAllText(Path.Combine(TestPostgres.RepositoryRoot(), "data", "user_experiments.csv")));
+        Assert.Equal(HttpStatusCode.OK, (await client.GetAsync("/csv")).StatusCode);
+    }
+
+    static async Task TerminateLoadConnectionsAsync(EtlAppFactory app)
+    {
+        var target = app.Services.GetRequiredService<Configuration.DatabaseTarget>();
+        var database = new NpgsqlConnectionStringBuilder(target.ConnectionString).Database;
+        await using var connection = new NpgsqlConnection(target.ConnectionString);
+        await connection.OpenAsync();
+        await using var command = new NpgsqlCommand(
+            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid() AND state LIKE 'idle in transaction%'",
+            connection);
+        command.Parameters.Add(new NpgsqlParameter<string> { TypedValue = database });
+        Assert.Equal(1L, (long)(await command.ExecuteScalarAsync())!);
+    }
+}

@@ -1,0 +1,183 @@
+using ExperimentEtl.Pipeline;
+using ExperimentEtl.Tests.Csv;
+
+namespace ExperimentEtl.Tests.Pipeline;
+
+/// <summary>Per-user features: experiment count and favourite compound (most experiments, ties to the lowest id).</summary>
+public sealed class FeatureAccumulatorTests
+{
+    static Dictionary<int, UserFeature> ByUser(DataSetFeatures features) => features.Users.ToDictionary(u => u.UserId);
+
+    [Fact]
+    public void Favourite_is_the_compound_in_most_experiments()
+    {
+        var accumulator = new FeatureAccumulator();
+        accumulator.AddUser(1);
+        accumulator.AddExperiment(1, [5, 9]);
+        accumulator.AddExperiment(1, [9]);
+        accumulator.AddExperiment(1, [2, 5, 9]);
+
+        var user = Assert.Single(accumulator.Build(compoundCount: 3).Users);
+
+        Assert.Equal(new UserFeature(1, 3, 9), user);
+    }
+
+    [Fact]
+    public void Ties_go_to_the_lowest_compound_id_whatever_the_order_seen()
+    {
+        var accumulator = new FeatureAccumulator();
+        foreach (var id in new[] { 1, 2, 3, 4 })
+        {
+            accumulator.AddUser(id);
+        }
+        accumulator.AddExperiment(1, [7, 3]);              // 3 and 7 once each → 3
+        accumulator.AddExperiment(2, [8]);
+        accumulator.AddExperiment(2, [4, 8]);
+        accumulator.AddExperiment(2, [4]);                 // 4 and 8 twice each → 4
+        accumulator.AddExperiment(3, [int.MaxValue, 0]);   // 0 is a valid id and the lowest → 0
+        accumulator.AddExperiment(4, [6]);
+        accumulator.AddExperiment(4, [6, 1]);              // 6 twice beats 1 once, although 1 is lower
+
+        var users = ByUser(accumulator.Build(compoundCount: 9));
+
+        Assert.Equal(3, users[1].FavoriteCompoundId);
+        Assert.Equal(4, users[2].FavoriteCompoundId);
+        Assert.Equal(0, users[3].FavoriteCompoundId);
+        Assert.Equal(6, users[4].FavoriteCompoundId);
+    }
+
+    [Fact]
+    public void Users_without_experiments_have_count_0_and_no_favourite()
+    {
+        var accumulator = new FeatureAccumulator();
+        accumulator.AddUser(10);
+        accumulator.AddUser(20);
+        accumulator.AddUser(30);
+        accumulator.AddExperiment(20, [1]);
+
+        var features = accumulator.Build(compoundCount: 1);
+
+        Assert.Equal([new UserFeature(10, 0, null), new UserFeature(20, 1, 1), new UserFeature(30, 0, null)], features.Users);
+        Assert.Equal((3L, 1L, 1L, 1L), (features.UserCount, features.ExperimentCount, features.ActiveUserCount, features.CompoundCount));
+    }
+
+    [Fact]
+    public void No_users_at_all_builds_empty_features()
+    {
+        var features = new FeatureAccumulator().Build(compoundCount: 0);
+
+        Assert.Empty(features.Users);
+        Assert.Equal((0L, 0L, 0L), (features.UserCount, features.ExperimentCount, features.ActiveUserCount));
+    }
+
+    [Fact]
+    public void Registering_a_user_twice_is_refused_and_counts_once()
+    {
+        var accumulator = new FeatureAccumulator();
+
+        Assert.True(accumulator.AddUser(5));
+        Assert.False(accumulator.AddUser(5));
+        Assert.True(accumulator.HasUser(5));
+        Assert.False(accumulator.HasUser(6));
+        Assert.Equal(1, accumulator.UserCount);
+    }
+
+    [Fact]
+    public void Id_repeated_inside_one_experiment_counts_once_from_file_to_feature()
+    {
+        // Counted per occurrence, compound 3 (3 occurrences in one experiment) would win; per experiment, 1 does (2 experiments).
+        const string experiments = "experiment_id,user_id,experiment_compound_ids,experiment_run_time\n1,1,3;3;3,10\n2,1,1;2,10\n3,1,1,10\n4,2,2;2;1;1,10\n";
+        var (rows, errors) = TypedReaderTests.ReadExperiments(experiments);
+        Assert.Empty(errors);
+        var accumulator = new FeatureAccumulator();
+        accumulator.AddUser(1);
+        accumulator.AddUser(2);
+        foreach (var row in rows)
+        {
+            accumulator.AddExperiment(row.UserId, row.CompoundIds);
+        }
+
+        var users = ByUser(accumulator.Build(compoundCount: 3));
+
+        Assert.Equal(new UserFeature(1, 3, 1), users[1]);
+        Assert.Equal(new UserFeature(2, 1, 1), users[2]); // 2 and 1 once each → lowest.
+    }
+
+    [Fact]
+    public void Average_is_experiments_over_all_users_including_inactive_ones()
+    {
+        var accumulator = new FeatureAccumulator();
+        for (var id = 1; id <= 4; id++)
+        {
+            accumulator.AddUser(id);
+        }
+        accumulator.AddExperiment(1, [1]);
+        accumulator.AddExperiment(1, [2]);
+        accumulator.AddExperiment(2, [1]);
+
+        var features = accumulator.Build(compoundCount: 2);
+
+        Assert.Equal(0.75, (double)features.ExperimentCount / features.UserCount, 10);
+        Assert.Equal(2, features.ActiveUserCount);
+    }
+
+    [Theory]
+    [InlineData(1)]
+    [InlineData(7)]
+    [InlineData(42)]
+    [InlineData(1234)]
+    [InlineData(99991)]
+    public void Random_data_gives_the_same_features_as_a_naive_computation(int seed)
+    {
+        var random = new Random(seed);
+        var userIds = Enumerable.Range(0, random.Next(0, 3000))
+            .Select(_ => random.Next(4) == 0 ? random.Next() : random.Next(0, 5000))
+            .Distinct()
+            .ToList();
+        // Few compounds make ties frequent; a few huge and zero ids exercise the edges of the key packing.
+        int[] compoundPool = [0, int.MaxValue, int.MaxValue - 1, 1 << 26, .. Enumerable.Range(1, random.Next(1, 12))];
+        var experiments = new List<(int UserId, int[] CompoundIds)>();
+        if (userIds.Count > 0)
+        {
+            var experimentCount = random.Next(0, 6000);
+            for (var i = 0; i < experimentCount; i++)
+            {
+                // Skewed towards few users, so some users have many experiments and some none.
+                var user = userIds[(int)(Math.Pow(random.NextDouble(), 2) * userIds.Count)];
+                var compounds = Enumerable.Range(0, random.Next(1, 5)).Select(_ => compoundPool[random.Next(compoundPool.Length)]).Distinct().ToArray();
+                experiments.Add((user, compounds));
+            }
+        }
+
+        var accumulator = new FeatureAccumulator();
+        foreach (var id in userIds)
+        {
+            Assert.True(accumulator.AddUser(id));
+        }
+        foreach (var (userId, compoundIds) in experiments)
+        {
+            accumulator.AddExperiment(userId, compoundIds);
+        }
+        var features = accumulator.Build(compoundCount: compoundPool.Length);
+
+        var byUser = experiments.ToLookup(e => e.UserId);
+        var expected = userIds.Select(id =>
+        {
+            var own = byUser[id].ToList();
+            int? favourite = own.Count == 0
+                ? null
+                : own.SelectMany(e => e.CompoundIds.Distinct())
+                    .GroupBy(c => c)
+                    .OrderByDescending(g => g.Count())
+                    .ThenBy(g => g.Key)
+                    .First().Key;
+            return new UserFeature(id, own.Count, favourite);
+        }).ToList();
+
+        Assert.Equal(expected, features.Users);
+        Assert.Equal(userIds.Count, features.UserCount);
+        Assert.Equal(experiments.Count, features.ExperimentCount);
+        Assert.Equal(expected.Count(u => u.ExperimentCount > 0), features.ActiveUserCount);
+        Assert.Equal(compoundPool.Length, features.CompoundCount);
+    }
+}
