@@ -13,7 +13,8 @@ dir=${2:?usage: pg-cluster.sh start|stop DIR}
 
 # initdb refuses to run as root: run the server as the 'postgres' user when we are root.
 as_owner() {
-  if [ "$(id -u)" -eq 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi
+  # From / : the caller's folder may not be readable by 'postgres'.
+  if [ "$(id -u)" -eq 0 ]; then (cd / && runuser -u postgres -- "$@"); else "$@"; fi
 }
 
 free_port() {
