@@ -9,7 +9,7 @@ namespace ExperimentEtl.Storage.Postgres;
 /// PostgreSQL storage. A load builds the new data set in fresh tables through binary COPY, adds keys and indexes
 /// once the rows are in, and swaps the tables in at commit: readers keep reading the previous data set meanwhile.
 /// </summary>
-public sealed class PostgresEtlStore(NpgsqlDataSource dataSource) : IEtlStore
+public sealed partial class PostgresEtlStore(NpgsqlDataSource dataSource) : IEtlStore
 {
     // Advisory lock keys: arbitrary constants that name this application's locks.
     const long SchemaLockKey = 0x45544C_0001;

@@ -12,7 +12,7 @@ namespace ExperimentEtl.Storage.Sqlite;
 /// A load is one transaction of prepared inserts. On a file, WAL mode lets readers keep reading the previous data set
 /// until the commit; in memory, readers wait for the commit (they still never see a mix).
 /// </remarks>
-public sealed class SqliteEtlStore : IEtlStore, IDisposable
+public sealed partial class SqliteEtlStore : IEtlStore, IDisposable
 {
     const string Schema = """
         CREATE TABLE IF NOT EXISTS users (
