@@ -31,6 +31,7 @@ app.UseStatusCodePages();
 
 app.MapOpenApi();
 app.MapSeedEndpoints();
+app.MapRunEndpoints();
 app.MapHealthEndpoints();
 
 var database = app.Services.GetRequiredService<DatabaseTarget>();

@@ -3,13 +3,32 @@ namespace ExperimentEtl.Configuration;
 /// <summary>Settings of the ETL itself.</summary>
 public sealed class EtlOptions
 {
-    /// <summary>The folder <c>/csv</c> reads users.csv, compounds.csv and user_experiments.csv from (<c>ETL_DATA_DIR</c>).</summary>
+    public const long DefaultMaxUploadBytes = 2L * 1024 * 1024 * 1024;
+
+    /// <summary>The folder runs without an upload read users.csv, compounds.csv and user_experiments.csv from (<c>ETL_DATA_DIR</c>).</summary>
     public required string DataDirectory { get; init; }
 
-    public static EtlOptions From(IConfiguration configuration) => new()
+    /// <summary>The largest upload accepted, all three files together (<c>ETL_MAX_UPLOAD_BYTES</c>); larger answers 413.</summary>
+    public long MaxUploadBytes { get; init; } = DefaultMaxUploadBytes;
+
+    /// <summary>When set (<c>API_KEY</c>), endpoints that change data require it in the <c>X-Api-Key</c> header.</summary>
+    public string? ApiKey { get; init; }
+
+    /// <exception cref="ConfigurationException">A setting is malformed.</exception>
+    public static EtlOptions From(IConfiguration configuration)
     {
-        DataDirectory = configuration["ETL_DATA_DIR"] is { Length: > 0 } directory
-            ? Path.GetFullPath(directory)
-            : Path.Combine(AppContext.BaseDirectory, "data"),
-    };
+        var maxUpload = DefaultMaxUploadBytes;
+        if (configuration["ETL_MAX_UPLOAD_BYTES"] is { Length: > 0 } text && (!long.TryParse(text, out maxUpload) || maxUpload <= 0))
+        {
+            throw new ConfigurationException("ETL_MAX_UPLOAD_BYTES must be a positive number of bytes.");
+        }
+        return new EtlOptions
+        {
+            DataDirectory = configuration["ETL_DATA_DIR"] is { Length: > 0 } directory
+                ? Path.GetFullPath(directory)
+                : Path.Combine(AppContext.BaseDirectory, "data"),
+            MaxUploadBytes = maxUpload,
+            ApiKey = configuration["API_KEY"] is { Length: > 0 } key ? key : null,
+        };
+    }
 }

@@ -1,4 +1,5 @@
 using System.Text.Json;
+using System.Text.Json.Serialization;
 using ExperimentEtl.Endpoints;
 using ExperimentEtl.Pipeline;
 using ExperimentEtl.Storage;
@@ -28,10 +29,17 @@ public static class ServiceRegistration
         {
             services.AddSingleton<IEtlStore>(_ => new SqliteEtlStore(database.ConnectionString));
         }
-        services.AddSingleton<EtlService>();
+        services.AddSingleton<RunManager>();
+        services.AddHostedService(provider => provider.GetRequiredService<RunManager>());
+        // A run in progress is cancelled and rolled back at SIGTERM; the process is gone well within 10 s.
+        services.Configure<HostOptions>(options => options.ShutdownTimeout = TimeSpan.FromSeconds(9));
 
         // The seed answered in snake_case; every JSON answer of the service does the same.
-        services.ConfigureHttpJsonOptions(options => options.SerializerOptions.PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower);
+        services.ConfigureHttpJsonOptions(options =>
+        {
+            options.SerializerOptions.PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower;
+            options.SerializerOptions.Converters.Add(new JsonStringEnumConverter(JsonNamingPolicy.SnakeCaseLower));
+        });
         services.AddProblemDetails();
         services.AddExceptionHandler<ProblemExceptionHandler>();
         services.AddOpenApi();

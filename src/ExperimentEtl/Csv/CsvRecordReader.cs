@@ -67,6 +67,9 @@ public sealed class CsvRecordReader : IDisposable
     /// <summary>Bytes consumed from the underlying stream: a progress figure, ahead of <see cref="Line"/> by the read buffer.</summary>
     public long BytesRead => _stream.CanSeek ? _stream.Position : 0;
 
+    /// <summary>The file's size in bytes, when known.</summary>
+    public long BytesTotal => _stream.CanSeek ? _stream.Length : 0;
+
     /// <summary>The current record's field for schema column <paramref name="column"/>: trimmed and unescaped.</summary>
     public ReadOnlySpan<char> this[int column] =>
         _unescapedLength[column] >= 0
@@ -75,7 +78,7 @@ public sealed class CsvRecordReader : IDisposable
 
     /// <summary>Records an error on the current record's field.</summary>
     public void FieldError(int column, string message) =>
-        _errors.Add(_schema.FileName, Line, _schema.Columns[column], this[column], message);
+        _errors.AddRowError(_schema.FileName, Line, _schema.Columns[column], this[column], message, _sep.Current.Span);
 
     /// <summary>Moves to the next well-formed data record; structural problems are recorded and skipped.</summary>
     public bool MoveNext()
@@ -103,8 +106,8 @@ public sealed class CsvRecordReader : IDisposable
             {
                 RecordsRead += _headerResolved ? 1 : 0;
                 _headerResolved = true;
-                _errors.Add(_schema.FileName, Line, null, row.Span.Length > MaxRowErrorsShown ? row.Span[..MaxRowErrorsShown] : row.Span,
-                    "the line is not valid UTF-8 text (invalid bytes are shown as \uFFFD): save the file as UTF-8");
+                _errors.AddRowError(_schema.FileName, Line, null, Shown(row.Span),
+                    "the line is not valid UTF-8 text (invalid bytes are shown as \uFFFD): save the file as UTF-8", row.Span);
                 continue;
             }
             if (!_headerResolved)
@@ -123,9 +126,8 @@ public sealed class CsvRecordReader : IDisposable
             RecordsRead++;
             if (row.ColCount != _expectedFieldCount)
             {
-                var shown = row.Span.Length > MaxRowErrorsShown ? row.Span[..MaxRowErrorsShown] : row.Span;
-                _errors.Add(_schema.FileName, Line, null, shown,
-                    $"expected {_expectedFieldCount} fields, found {row.ColCount}");
+                _errors.AddRowError(_schema.FileName, Line, null, Shown(row.Span),
+                    $"expected {_expectedFieldCount} fields, found {row.ColCount}", row.Span);
                 continue;
             }
             if (UnescapeFields(row))
@@ -149,6 +151,8 @@ public sealed class CsvRecordReader : IDisposable
         }
         return false;
     }
+
+    static ReadOnlySpan<char> Shown(ReadOnlySpan<char> row) => row.Length > MaxRowErrorsShown ? row[..MaxRowErrorsShown] : row;
 
     static bool IsBlank(SepReader.Row row) => row.ColCount == 1 && Trim(row.Span).IsEmpty;
 
@@ -209,7 +213,7 @@ public sealed class CsvRecordReader : IDisposable
             }
             if (field.Length < 2 || field[^1] != '"')
             {
-                _errors.Add(_schema.FileName, Line, _schema.Columns[column], field, "a quoted field is not closed by a matching quote");
+                _errors.AddRowError(_schema.FileName, Line, _schema.Columns[column], field, "a quoted field is not closed by a matching quote", row.Span);
                 ok = false;
                 continue;
             }
@@ -217,7 +221,7 @@ public sealed class CsvRecordReader : IDisposable
             var inner = Trim(field[1..^1]);
             if (!TryUnescape(inner, ref _unescaped[column], out var length))
             {
-                _errors.Add(_schema.FileName, Line, _schema.Columns[column], field, "a quote inside a quoted field must be doubled (\"\")");
+                _errors.AddRowError(_schema.FileName, Line, _schema.Columns[column], field, "a quote inside a quoted field must be doubled (\"\")", row.Span);
                 ok = false;
                 continue;
             }

@@ -46,6 +46,9 @@ public sealed class UserCsvReader(CsvRecordReader records)
 {
     public CsvRecordReader Records { get; } = records;
 
+    /// <summary>Told the id and line of each invalid row whose id could be read, so its experiments can say why they fail.</summary>
+    public Action<int, long>? Rejected { get; init; }
+
     public bool TryRead(out UserRow row)
     {
         while (Records.MoveNext())
@@ -58,6 +61,10 @@ public sealed class UserCsvReader(CsvRecordReader records)
             {
                 row = new UserRow(id, name, email, signup);
                 return true;
+            }
+            if (int.TryParse(Records[0], System.Globalization.NumberStyles.None, CultureInfo.InvariantCulture, out var rejectedId))
+            {
+                Rejected?.Invoke(rejectedId, Records.Line);
             }
         }
         row = default;

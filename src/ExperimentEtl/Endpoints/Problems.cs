@@ -19,11 +19,48 @@ public static class Problems
             ["errors"] = outcome.Errors,
         });
 
-    public static ProblemHttpResult RunInProgress() => TypedResults.Problem(
+    public static ProblemHttpResult RunInProgress(Guid? runningRunId) => TypedResults.Problem(
         statusCode: StatusCodes.Status409Conflict,
         title: "A run is already in progress",
-        detail: "Only one ETL run at a time may write to the database. Try again when it has finished.",
-        type: "https://experiment-etl.dev/problems/run-in-progress");
+        detail: "Only one ETL run at a time may write to the database. Try again when it has finished" +
+                (runningRunId is { } id ? $", or follow it at /api/etl/runs/{id}." : "."),
+        type: "https://experiment-etl.dev/problems/run-in-progress",
+        extensions: new Dictionary<string, object?> { ["running_run_id"] = runningRunId });
+
+    public static ProblemHttpResult NotFound(string what) => TypedResults.Problem(
+        statusCode: StatusCodes.Status404NotFound,
+        title: $"No such {what}",
+        type: "https://experiment-etl.dev/problems/not-found");
+
+    public static ProblemHttpResult BadRequest(string title, string detail) => TypedResults.Problem(
+        statusCode: StatusCodes.Status400BadRequest,
+        title: title,
+        detail: detail,
+        type: "https://experiment-etl.dev/problems/bad-request");
+
+    /// <summary>How a finished run is answered to a caller that waited for it.</summary>
+    public static Results<Ok<RunRecord>, ProblemHttpResult> FromOutcome(RunOutcome outcome)
+    {
+        if (outcome.Succeeded)
+        {
+            return TypedResults.Ok(outcome.Run);
+        }
+        if (outcome.InvalidInput)
+        {
+            return InvalidInput(outcome);
+        }
+        var extensions = new Dictionary<string, object?> { ["run_id"] = outcome.Run.RunId };
+        if (outcome.Run.Status == RunStatus.Cancelled)
+        {
+            return TypedResults.Problem(statusCode: StatusCodes.Status409Conflict, title: "The run was cancelled",
+                detail: outcome.Run.Message, type: "https://experiment-etl.dev/problems/run-cancelled", extensions: extensions);
+        }
+        return outcome.Failure is { } failure && ProblemExceptionHandler.IsDatabaseUnavailable(failure)
+            ? TypedResults.Problem(statusCode: StatusCodes.Status503ServiceUnavailable, title: "The database is unavailable",
+                detail: outcome.Run.Message, type: "https://experiment-etl.dev/problems/database-unavailable", extensions: extensions)
+            : TypedResults.Problem(statusCode: StatusCodes.Status500InternalServerError, title: "The run failed",
+                detail: outcome.Run.Message, type: "https://experiment-etl.dev/problems/run-failed", extensions: extensions);
+    }
 
     public static ProblemHttpResult DatabaseUnavailable(string detail) => TypedResults.Problem(
         statusCode: StatusCodes.Status503ServiceUnavailable,

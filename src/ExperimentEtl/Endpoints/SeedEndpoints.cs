@@ -1,4 +1,5 @@
 using ExperimentEtl.Configuration;
+using ExperimentEtl.Csv;
 using ExperimentEtl.Pipeline;
 using ExperimentEtl.Storage;
 using Microsoft.AspNetCore.Http.HttpResults;
@@ -13,10 +14,12 @@ public static class SeedEndpoints
         var group = app.MapGroup("").WithTags("Seed API");
 
         group.MapGet("/setup_test_db", SetupAsync)
+            .RequireApiKey()
             .WithSummary("Creates the tables if they are missing")
             .WithDescription("Idempotent: existing data is kept. The schema is also created at start-up.");
 
         group.MapGet("/csv", RunCsvAsync)
+            .RequireApiKey()
             .WithSummary("Runs the ETL over the three files of the data folder and answers when it is done")
             .WithDescription("Replaces the whole data set in one transaction. Invalid input fails the run with 422 and a list of errors; the previous data is kept.")
             .ProducesProblem(StatusCodes.Status503ServiceUnavailable);
@@ -36,20 +39,19 @@ public static class SeedEndpoints
         return TypedResults.Ok(new MessageResponse($"The {store.Provider} database is set up: all tables exist."));
     }
 
-    static async Task<Results<Ok<RunRecord>, ProblemHttpResult>> RunCsvAsync(
-        EtlService etl, EtlOptions options, IHostApplicationLifetime lifetime)
+    static async Task<Results<Ok<RunRecord>, ProblemHttpResult>> RunCsvAsync(RunManager runs, EtlOptions options)
     {
-        // The run is bound to the service's life, not the request's: a client hanging up does not abort a load half-way,
-        // while a shutdown still cancels (and rolls back) it.
-        RunOutcome outcome;
+        RunManager.ActiveRun run;
         try
         {
-            outcome = await etl.RunAsync(DataSetSource.FromDirectory(options.DataDirectory), lifetime.ApplicationStopping);
+            run = await runs.StartAsync(DataSetSource.FromDirectory(options.DataDirectory), RunMode.Strict, CancellationToken.None);
         }
-        catch (RunInProgressException)
+        catch (RunInProgressException e)
         {
-            return Problems.RunInProgress();
+            return Problems.RunInProgress(e.RunningRunId);
         }
-        return outcome.Succeeded ? TypedResults.Ok(outcome.Run) : Problems.InvalidInput(outcome);
+        // The run is bound to the service's life, not the request's: a client hanging up does not abort a load half-way,
+        // while a shutdown still cancels (and rolls back) it.
+        return Problems.FromOutcome(await run.Completion);
     }
 }

@@ -1,13 +1,28 @@
 namespace ExperimentEtl.Pipeline;
 
-/// <summary>Where a run reads its three files from. Only the three known file names are ever opened.</summary>
-public sealed class DataSetSource
+/// <summary>
+/// Where a run reads its three files from: the configured data folder, or a temporary folder of uploaded files
+/// that is deleted with the source. Only the three known file names are ever opened.
+/// </summary>
+public sealed class DataSetSource : IDisposable
 {
     readonly string _directory;
+    readonly bool _ownsDirectory;
 
-    DataSetSource(string directory) => _directory = directory;
+    DataSetSource(string directory, string kind, bool ownsDirectory)
+    {
+        _directory = directory;
+        Kind = kind;
+        _ownsDirectory = ownsDirectory;
+    }
 
-    public static DataSetSource FromDirectory(string directory) => new(Path.GetFullPath(directory));
+    /// <summary><see cref="RunSource.DataFolder"/> or <see cref="RunSource.Upload"/>.</summary>
+    public string Kind { get; }
+
+    public static DataSetSource FromDirectory(string directory) => new(Path.GetFullPath(directory), RunSource.DataFolder, false);
+
+    /// <summary>A temporary folder that this source deletes when disposed.</summary>
+    public static DataSetSource FromUploadDirectory(string directory) => new(directory, RunSource.Upload, true);
 
     /// <summary>Opens one of the three input files for sequential reading; null when it does not exist.</summary>
     public Stream? Open(string fileName)
@@ -18,5 +33,13 @@ public sealed class DataSetSource
             return null;
         }
         return new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, bufferSize: 1, FileOptions.SequentialScan);
+    }
+
+    public void Dispose()
+    {
+        if (_ownsDirectory && Directory.Exists(_directory))
+        {
+            Directory.Delete(_directory, recursive: true);
+        }
     }
 }

@@ -8,23 +8,42 @@ namespace ExperimentEtl.Pipeline;
 /// </summary>
 /// <remarks>
 /// Files are read users → compounds → experiments so that every reference can be checked as it streams past.
-/// A run is all or nothing: after the first error rows are still validated (to report every problem at once)
-/// but no longer written, and the load is never committed.
+/// Strict runs are all or nothing: after the first error rows are still validated (to report every problem at once)
+/// but no longer written, and the load is never committed. Lenient runs skip and record invalid rows and load the rest;
+/// a problem with a whole file (missing, empty, unusable header) still fails them.
 /// </remarks>
 public static class EtlPipeline
 {
-    const int CancellationCheckInterval = 4096;
+    const int ProgressInterval = 4096;
 
-    public static RunOutcome Execute(DataSetSource source, IDataSetLoad load, RunRecord run, TimeProvider clock, CancellationToken cancellationToken)
+    /// <param name="onProgress">Called every few thousand rows with the files' figures so far.</param>
+    public static RunOutcome Execute(
+        DataSetSource source,
+        IDataSetLoad load,
+        RunRecord run,
+        Action<IReadOnlyList<FileStats>>? onProgress,
+        TimeProvider clock,
+        CancellationToken cancellationToken)
     {
-        var errors = new ErrorCollector();
+        var errors = new ErrorCollector(run.Mode);
         var features = new FeatureAccumulator();
         var compounds = new IdSet();
         var files = new List<FileStats>(3);
+        var rejectedUsers = new Dictionary<int, long>();
+
+        void Tick(CsvRecordReader records, long loaded)
+        {
+            if (records.RecordsRead % ProgressInterval != 0)
+            {
+                return;
+            }
+            cancellationToken.ThrowIfCancellationRequested();
+            onProgress?.Invoke([.. files, Stats(records, loaded, errors)]);
+        }
 
         var usersReadable = ReadFile(source, CsvSchema.Users, errors, files, load.OpenUsers, (records, writer) =>
         {
-            var reader = new UserCsvReader(records);
+            var reader = new UserCsvReader(records) { Rejected = (id, line) => rejectedUsers.TryAdd(id, line) };
             long loaded = 0;
             while (reader.TryRead(out var row))
             {
@@ -37,7 +56,7 @@ public static class EtlPipeline
                     writer.Write(row);
                     loaded++;
                 }
-                CheckCancellation(records, cancellationToken);
+                Tick(records, loaded);
             }
             return loaded;
         });
@@ -57,7 +76,7 @@ public static class EtlPipeline
                     writer.Write(row);
                     loaded++;
                 }
-                CheckCancellation(records, cancellationToken);
+                Tick(records, loaded);
             }
             return loaded;
         });
@@ -78,7 +97,9 @@ public static class EtlPipeline
                 // A file that could not be read at all is reported once, not once per experiment that points into it.
                 if (usersReadable && !features.HasUser(row.UserId))
                 {
-                    records.FieldError(1, $"user_id {row.UserId} does not match a valid user in {CsvSchema.Users.FileName}");
+                    records.FieldError(1, rejectedUsers.TryGetValue(row.UserId, out var userLine)
+                        ? $"user_id {row.UserId} is the invalid user on line {userLine} of {CsvSchema.Users.FileName}, so this experiment is rejected too"
+                        : $"user_id {row.UserId} does not match a valid user in {CsvSchema.Users.FileName}");
                     valid = false;
                 }
                 if (compoundsReadable)
@@ -99,7 +120,7 @@ public static class EtlPipeline
                     writer.Write(row);
                     loaded++;
                 }
-                CheckCancellation(records, cancellationToken);
+                Tick(records, loaded);
             }
             return loaded;
         });
@@ -112,16 +133,28 @@ public static class EtlPipeline
                 FinishedAt = clock.GetUtcNow(),
                 Files = files,
                 ErrorCount = errors.Count,
-                Message = $"The input has {errors.Count} error(s); nothing was loaded.",
+                Errors = errors.Kept,
+                RejectedCount = errors.RejectedCount,
+                Message = $"The input has {errors.Count} error(s); nothing was loaded and the previous data is unchanged.",
             };
             return new RunOutcome(failed, errors.Kept);
         }
 
         cancellationToken.ThrowIfCancellationRequested();
-        var succeeded = run with { Status = RunStatus.Succeeded, Files = files, FinishedAt = clock.GetUtcNow() };
-        load.Commit(features.Build(compounds.Count), succeeded);
+        var succeeded = run with
+        {
+            Status = RunStatus.Succeeded,
+            Files = files,
+            RejectedCount = errors.RejectedCount,
+            FinishedAt = clock.GetUtcNow(),
+            Message = errors.RejectedCount > 0 ? $"Loaded; {errors.RejectedCount} invalid row(s) were skipped (see /rejects)." : null,
+        };
+        load.Commit(features.Build(compounds.Count), succeeded, errors.Rejects);
         return new RunOutcome(succeeded, []);
     }
+
+    static FileStats Stats(CsvRecordReader records, long loaded, ErrorCollector errors) =>
+        new(records.Schema.FileName, records.RecordsRead, loaded, errors.RejectedIn(records.Schema.FileName), records.BytesRead, records.BytesTotal);
 
     /// <summary>Opens one file and its table writer, runs <paramref name="body"/>, and records what was read.</summary>
     /// <returns>False when the file could not be read at all (missing, empty, unusable header).</returns>
@@ -136,8 +169,8 @@ public static class EtlPipeline
         var stream = source.Open(schema.FileName);
         if (stream is null)
         {
-            errors.Add(schema.FileName, 0, $"{schema.FileName} was not found in the data folder");
-            files.Add(new FileStats(schema.FileName, 0, 0, 0));
+            errors.Add(schema.FileName, 0, $"{schema.FileName} was not found");
+            files.Add(new FileStats(schema.FileName, 0, 0, 0, 0, 0));
             return false;
         }
         var errorsBefore = errors.Count;
@@ -149,17 +182,9 @@ public static class EtlPipeline
         {
             writer.Complete();
         }
-        files.Add(new FileStats(schema.FileName, records.RecordsRead, loaded, records.BytesRead));
+        files.Add(Stats(records, loaded, errors));
         // Unreadable: no data row came through although the file produced errors (missing header column, empty, encoding).
         return !(records.RecordsRead == 0 && errors.Count > errorsBefore);
-    }
-
-    static void CheckCancellation(CsvRecordReader records, CancellationToken cancellationToken)
-    {
-        if (records.RecordsRead % CancellationCheckInterval == 0)
-        {
-            cancellationToken.ThrowIfCancellationRequested();
-        }
     }
 }
 

@@ -24,6 +24,35 @@ public interface IEtlStore
     /// <summary>Inserts or updates a run's record outside any load, so that it outlives a rolled-back load.</summary>
     Task SaveRunAsync(RunRecord run, CancellationToken cancellationToken);
 
+    /// <summary>
+    /// True when a run's record can be written while its load is in progress (PostgreSQL). SQLite has one writer at a time,
+    /// so there progress is only kept in the process.
+    /// </summary>
+    bool SupportsProgressUpdates { get; }
+
+    /// <summary>Saves a running run's progress; returns true when someone asked for the run to be cancelled.</summary>
+    Task<bool> SaveRunProgressAsync(RunRecord run, CancellationToken cancellationToken);
+
+    Task<RunRecord?> GetRunAsync(Guid runId, CancellationToken cancellationToken);
+
+    /// <summary>Runs newest first, starting after <paramref name="before"/> when given.</summary>
+    Task<IReadOnlyList<RunRecord>> ListRunsAsync(int limit, Guid? before, CancellationToken cancellationToken);
+
+    /// <summary>The run that is queued or running, if any (in any process).</summary>
+    Task<Guid?> FindActiveRunAsync(CancellationToken cancellationToken);
+
+    /// <summary>Flags an active run for cancellation by whichever process runs it; returns the run, or null when unknown.</summary>
+    Task<RunRecord?> RequestCancelAsync(Guid runId, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// Marks as failed the runs left queued or running by a process that died, when no process is running one now.
+    /// Returns how many were marked.
+    /// </summary>
+    Task<int> FailAbandonedRunsAsync(string message, DateTimeOffset now, CancellationToken cancellationToken);
+
+    /// <summary>The rows a lenient run skipped, in file order, after sequence number <paramref name="after"/>.</summary>
+    Task<IReadOnlyList<StoredReject>> ListRejectsAsync(Guid runId, int limit, long after, CancellationToken cancellationToken);
+
     /// <summary>Opens a consistent snapshot of the current report: summary and users from the same data set.</summary>
     Task<IReportSnapshot> OpenReportAsync(CancellationToken cancellationToken);
 }
@@ -40,8 +69,8 @@ public interface IDataSetLoad : IDisposable
 
     IRowWriter<ExperimentRow> OpenExperiments();
 
-    /// <summary>Stores the features and the finished run record, then makes the whole data set visible at once.</summary>
-    void Commit(DataSetFeatures features, RunRecord run);
+    /// <summary>Stores the features, the rows a lenient run skipped and the finished run record, then makes the whole data set visible at once.</summary>
+    void Commit(DataSetFeatures features, RunRecord run, IReadOnlyList<RejectedRow> rejects);
 }
 
 /// <summary>Bulk writer for one table. <see cref="Complete"/> must be called before the next table is opened.</summary>
@@ -51,6 +80,9 @@ public interface IRowWriter<TRow> : IDisposable
 
     void Complete();
 }
+
+/// <summary>A rejected row as stored, numbered in file order for paging.</summary>
+public sealed record StoredReject(long Seq, string File, long Line, string Raw, string Reason);
 
 /// <summary>One user's line of the report.</summary>
 public sealed record UserReport(int UserId, string Name, string Email, int Count, string? FavCompound, int? FavCompoundId);

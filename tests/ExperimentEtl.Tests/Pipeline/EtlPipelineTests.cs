@@ -56,7 +56,7 @@ internal sealed class RecordingLoad : IDataSetLoad
         return new RecordingWriter<TRow>(table, sink, () => _incompleteTable = null);
     }
 
-    public void Commit(DataSetFeatures features, RunRecord run)
+    public void Commit(DataSetFeatures features, RunRecord run, IReadOnlyList<RejectedRow> rejects)
     {
         if (CommitCount > 0)
         {
@@ -69,19 +69,22 @@ internal sealed class RecordingLoad : IDataSetLoad
         CommitCount++;
         Features = features;
         CommittedRun = run;
+        Rejects = rejects;
     }
+
+    public IReadOnlyList<RejectedRow> Rejects { get; private set; } = [];
 
     public void Dispose()
     {
     }
 
-    public static RunOutcome Run(string directory, RecordingLoad load) =>
-        EtlPipeline.Execute(DataSetSource.FromDirectory(directory), load, RunRecord.Start(TimeProvider.System.GetUtcNow()), TimeProvider.System, CancellationToken.None);
+    public static RunOutcome Run(string directory, RecordingLoad load, RunMode mode = RunMode.Strict) =>
+        EtlPipeline.Execute(DataSetSource.FromDirectory(directory), load, RunRecord.Queue(TimeProvider.System.GetUtcNow(), mode, RunSource.DataFolder), null, TimeProvider.System, CancellationToken.None);
 
-    public static (RunOutcome Outcome, RecordingLoad Load) Run(TestFiles files)
+    public static (RunOutcome Outcome, RecordingLoad Load) Run(TestFiles files, RunMode mode = RunMode.Strict)
     {
         var load = new RecordingLoad();
-        return (Run(files.Directory, load), load);
+        return (Run(files.Directory, load, mode), load);
     }
 
     sealed class RecordingWriter<TRow>(string table, Action<TRow> sink, Action completed) : IRowWriter<TRow>

@@ -32,8 +32,13 @@ public sealed partial class PostgresEtlStore(NpgsqlDataSource dataSource) : IEtl
             id integer PRIMARY KEY CHECK (id = 1), run_id uuid, loaded_at timestamptz NOT NULL,
             users bigint NOT NULL, experiments bigint NOT NULL, compounds bigint NOT NULL, active_users bigint NOT NULL);
         CREATE TABLE IF NOT EXISTS runs (
-            run_id uuid PRIMARY KEY, status text NOT NULL, started_at timestamptz NOT NULL, finished_at timestamptz,
-            files jsonb NOT NULL, error_count bigint NOT NULL, message text);
+            run_id uuid PRIMARY KEY, status text NOT NULL, mode text NOT NULL, source text NOT NULL,
+            started_at timestamptz NOT NULL, finished_at timestamptz, updated_at timestamptz NOT NULL,
+            files jsonb NOT NULL, error_count bigint NOT NULL, errors jsonb NOT NULL, rejected_count bigint NOT NULL,
+            message text, cancel_requested boolean NOT NULL DEFAULT false);
+        CREATE TABLE IF NOT EXISTS rejects (
+            run_id uuid NOT NULL, seq bigint NOT NULL, file text NOT NULL, line bigint NOT NULL, raw text NOT NULL, reason text NOT NULL,
+            PRIMARY KEY (run_id, seq));
         """;
 
     const string ReportQuery = """
@@ -46,14 +51,7 @@ public sealed partial class PostgresEtlStore(NpgsqlDataSource dataSource) : IEtl
         ORDER BY u.user_id
         """;
 
-    const string SaveRun = """
-        INSERT INTO runs (run_id, status, started_at, finished_at, files, error_count, message)
-        VALUES ($1, $2, $3, $4, $5::jsonb, $6, $7)
-        ON CONFLICT (run_id) DO UPDATE SET status = excluded.status, finished_at = excluded.finished_at,
-            files = excluded.files, error_count = excluded.error_count, message = excluded.message
-        """;
-
-    static readonly string[] TableNames = ["users", "compounds", "experiments", "user_features", "dataset", "runs"];
+    static readonly string[] TableNames = ["users", "compounds", "experiments", "user_features", "dataset", "runs", "rejects"];
 
     public string Provider => "postgresql";
 
@@ -83,7 +81,7 @@ public sealed partial class PostgresEtlStore(NpgsqlDataSource dataSource) : IEtl
             await using var command = dataSource.CreateCommand(
                 "SELECT count(*) FROM pg_tables WHERE schemaname = current_schema() AND tablename = ANY($1)");
             command.Parameters.Add(new NpgsqlParameter<string[]> { TypedValue = TableNames });
-            return (long)(await command.ExecuteScalarAsync(cancellationToken))! == 6;
+            return (long)(await command.ExecuteScalarAsync(cancellationToken))! == TableNames.Length;
         }
         catch (Exception e) when (e is NpgsqlException or TimeoutException or InvalidOperationException or OperationCanceledException)
         {
@@ -103,24 +101,6 @@ public sealed partial class PostgresEtlStore(NpgsqlDataSource dataSource) : IEtl
             connection.Dispose();
             throw;
         }
-    }
-
-    public async Task SaveRunAsync(RunRecord run, CancellationToken cancellationToken)
-    {
-        await using var command = dataSource.CreateCommand(SaveRun);
-        AddRunParameters(command, run);
-        await command.ExecuteNonQueryAsync(cancellationToken);
-    }
-
-    static void AddRunParameters(NpgsqlCommand command, RunRecord run)
-    {
-        command.Parameters.Add(new NpgsqlParameter<Guid> { TypedValue = run.RunId });
-        command.Parameters.Add(new NpgsqlParameter<string> { TypedValue = run.Status });
-        command.Parameters.Add(new NpgsqlParameter<DateTimeOffset> { TypedValue = run.StartedAt });
-        command.Parameters.Add(new NpgsqlParameter { Value = (object?)run.FinishedAt ?? DBNull.Value, NpgsqlDbType = NpgsqlDbType.TimestampTz });
-        command.Parameters.Add(new NpgsqlParameter<string> { TypedValue = RunJson.Files(run) });
-        command.Parameters.Add(new NpgsqlParameter<long> { TypedValue = run.ErrorCount });
-        command.Parameters.Add(new NpgsqlParameter { Value = (object?)run.Message ?? DBNull.Value, NpgsqlDbType = NpgsqlDbType.Text });
     }
 
     public async Task<IReportSnapshot> OpenReportAsync(CancellationToken cancellationToken)
@@ -211,8 +191,24 @@ public sealed partial class PostgresEtlStore(NpgsqlDataSource dataSource) : IEtl
                 importer.Write(row.RunTime, NpgsqlDbType.Integer);
             });
 
-        public void Commit(DataSetFeatures features, RunRecord run)
+        public void Commit(DataSetFeatures features, RunRecord run, IReadOnlyList<RejectedRow> rejects)
         {
+            if (rejects.Count > 0)
+            {
+                using var importer = _connection.BeginBinaryImport("COPY rejects (run_id, seq, file, line, raw, reason) FROM STDIN (FORMAT BINARY)");
+                for (var i = 0; i < rejects.Count; i++)
+                {
+                    importer.StartRow();
+                    importer.Write(run.RunId, NpgsqlDbType.Uuid);
+                    importer.Write((long)i + 1, NpgsqlDbType.Bigint);
+                    importer.Write(rejects[i].File, NpgsqlDbType.Text);
+                    importer.Write(rejects[i].Line, NpgsqlDbType.Bigint);
+                    importer.Write(rejects[i].Raw, NpgsqlDbType.Text);
+                    importer.Write(rejects[i].Reason, NpgsqlDbType.Text);
+                }
+                importer.Complete();
+            }
+
             using (var writer = new CopyWriter<UserFeature>(_connection,
                 "COPY user_features_next (user_id, experiment_count, fav_compound_id) FROM STDIN (FORMAT BINARY)",
                 static (importer, f) =>

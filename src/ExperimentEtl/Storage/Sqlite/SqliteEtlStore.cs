@@ -31,8 +31,13 @@ public sealed partial class SqliteEtlStore : IEtlStore, IDisposable
             id INTEGER PRIMARY KEY CHECK (id = 1), run_id TEXT, loaded_at TEXT NOT NULL,
             users INTEGER NOT NULL, experiments INTEGER NOT NULL, compounds INTEGER NOT NULL, active_users INTEGER NOT NULL);
         CREATE TABLE IF NOT EXISTS runs (
-            run_id TEXT PRIMARY KEY, status TEXT NOT NULL, started_at TEXT NOT NULL, finished_at TEXT,
-            files TEXT NOT NULL, error_count INTEGER NOT NULL, message TEXT);
+            run_id TEXT PRIMARY KEY, status TEXT NOT NULL, mode TEXT NOT NULL, source TEXT NOT NULL,
+            started_at TEXT NOT NULL, finished_at TEXT, updated_at TEXT NOT NULL,
+            files TEXT NOT NULL, error_count INTEGER NOT NULL, errors TEXT NOT NULL, rejected_count INTEGER NOT NULL,
+            message TEXT, cancel_requested INTEGER NOT NULL DEFAULT 0);
+        CREATE TABLE IF NOT EXISTS rejects (
+            run_id TEXT NOT NULL, seq INTEGER NOT NULL, file TEXT NOT NULL, line INTEGER NOT NULL, raw TEXT NOT NULL, reason TEXT NOT NULL,
+            PRIMARY KEY (run_id, seq)) WITHOUT ROWID;
         """;
 
     const string ReportQuery = """
@@ -43,13 +48,6 @@ public sealed partial class SqliteEtlStore : IEtlStore, IDisposable
         JOIN user_features f ON f.user_id = u.user_id
         LEFT JOIN compounds c ON c.compound_id = f.fav_compound_id
         ORDER BY u.user_id
-        """;
-
-    const string SaveRun = """
-        INSERT INTO runs (run_id, status, started_at, finished_at, files, error_count, message)
-        VALUES ($run_id, $status, $started_at, $finished_at, $files, $error_count, $message)
-        ON CONFLICT (run_id) DO UPDATE SET status = excluded.status, finished_at = excluded.finished_at,
-            files = excluded.files, error_count = excluded.error_count, message = excluded.message
         """;
 
     readonly string _connectionString;
@@ -109,8 +107,8 @@ public sealed partial class SqliteEtlStore : IEtlStore, IDisposable
         {
             using var connection = Open();
             using var command = connection.CreateCommand();
-            command.CommandText = "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name IN ('users', 'compounds', 'experiments', 'user_features', 'dataset', 'runs')";
-            return Task.FromResult(Convert.ToInt32(command.ExecuteScalar(), CultureInfo.InvariantCulture) == 6);
+            command.CommandText = "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name IN ('users', 'compounds', 'experiments', 'user_features', 'dataset', 'runs', 'rejects')";
+            return Task.FromResult(Convert.ToInt32(command.ExecuteScalar(), CultureInfo.InvariantCulture) == 7);
         }
         catch (SqliteException)
         {
@@ -119,28 +117,6 @@ public sealed partial class SqliteEtlStore : IEtlStore, IDisposable
     }
 
     public IDataSetLoad BeginLoad() => new SqliteLoad(Open());
-
-    public Task SaveRunAsync(RunRecord run, CancellationToken cancellationToken)
-    {
-        using var connection = Open();
-        SaveRunRecord(connection, null, run);
-        return Task.CompletedTask;
-    }
-
-    static void SaveRunRecord(SqliteConnection connection, SqliteTransaction? transaction, RunRecord run)
-    {
-        using var command = connection.CreateCommand();
-        command.Transaction = transaction;
-        command.CommandText = SaveRun;
-        command.Parameters.AddWithValue("$run_id", run.RunId.ToString());
-        command.Parameters.AddWithValue("$status", run.Status);
-        command.Parameters.AddWithValue("$started_at", run.StartedAt.ToString("O", CultureInfo.InvariantCulture));
-        command.Parameters.AddWithValue("$finished_at", (object?)run.FinishedAt?.ToString("O", CultureInfo.InvariantCulture) ?? DBNull.Value);
-        command.Parameters.AddWithValue("$files", RunJson.Files(run));
-        command.Parameters.AddWithValue("$error_count", run.ErrorCount);
-        command.Parameters.AddWithValue("$message", (object?)run.Message ?? DBNull.Value);
-        command.ExecuteNonQuery();
-    }
 
     public async Task<IReportSnapshot> OpenReportAsync(CancellationToken cancellationToken)
     {
@@ -220,8 +196,25 @@ public sealed partial class SqliteEtlStore : IEtlStore, IDisposable
 
         public IRowWriter<ExperimentRow> OpenExperiments() => new ExperimentWriter(_connection, _transaction);
 
-        public void Commit(DataSetFeatures features, RunRecord run)
+        public void Commit(DataSetFeatures features, RunRecord run, IReadOnlyList<RejectedRow> rejects)
         {
+            using (var writer = new Writer<(long Seq, RejectedRow Row)>(_connection, _transaction,
+                "INSERT INTO rejects (run_id, seq, file, line, raw, reason) VALUES ($1, $2, $3, $4, $5, $6)", 6,
+                static (p, r) =>
+                {
+                    p[1].Value = r.Seq;
+                    p[2].Value = r.Row.File;
+                    p[3].Value = r.Row.Line;
+                    p[4].Value = r.Row.Raw;
+                    p[5].Value = r.Row.Reason;
+                }))
+            {
+                writer.Parameters[0].Value = run.RunId.ToString();
+                for (var i = 0; i < rejects.Count; i++)
+                {
+                    writer.Write((i + 1, rejects[i]));
+                }
+            }
             using (var writer = new Writer<UserFeature>(_connection, _transaction,
                 "INSERT INTO user_features (user_id, experiment_count, fav_compound_id) VALUES ($1, $2, $3)", 3,
                 static (p, f) =>
@@ -287,6 +280,8 @@ public sealed partial class SqliteEtlStore : IEtlStore, IDisposable
             _bind = bind;
             _command.Prepare();
         }
+
+        public SqliteParameter[] Parameters => _parameters;
 
         public void Write(in TRow row)
         {

@@ -1,0 +1,296 @@
+#!/usr/bin/env bash
+# The load benchmark of issue 4: the service's ETL beside PostgreSQL's own \copy of the same files.
+#   bench/run.sh S|M|L
+# For the size it
+#   1. generates the three files (bench/DataGenerator, seed 42) into a cache folder, or reuses them;
+#   2. starts a throwaway PostgreSQL 15 (scripts/pg-cluster.sh; fsync on) unless BENCH_DATABASE_URL is set;
+#   3. publishes the service (Release) once;
+#   4. repeats BENCH_REPS times (default 3) each of
+#        floor      psql's \copy of the three raw files, each line into a one-column text table (FORMAT text with a
+#                   delimiter that never occurs, so PostgreSQL only splits lines): durable tables, one transaction;
+#        postgres   a fresh server process on PostgreSQL: time of GET /csv (the whole run, answered at commit) plus
+#                   GET /report (the full report, downloaded and thrown away); peak RSS of the process (VmHWM);
+#        sqlite     the same on a SQLite file (deleted before each repetition);
+#   5. prints the medians: seconds, rows/s, MB/s (of the input files), peak RSS and the ratio to the floor, and
+#      writes them to bench/out/.
+# Environment:
+#   BENCH_REPS (3)  BENCH_SEED (42)  BENCH_DATA_DIR (${TMPDIR:-/tmp}/experiment-etl-bench: generated files, kept)
+#   BENCH_DATABASE_URL  an existing PostgreSQL to use instead of a throwaway one: its ETL tables are REPLACED and
+#                       bench_raw_* tables are created and dropped in it
+#   BENCH_RUN_TIMEOUT (3600)  seconds one /csv may take    BENCH_READY_TIMEOUT (120)  seconds to wait for /readyz
+#   BENCH_TARGETS ("floor postgres sqlite")  which of the three to run
+# Needs bash, curl, jq, psql, dotnet and (without BENCH_DATABASE_URL) PostgreSQL 15's server binaries.
+set -euo pipefail
+export LC_ALL=C
+
+repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+size=${1:-}
+case "$size" in
+  S | M | L) ;;
+  *) echo "usage: bench/run.sh S|M|L" >&2; exit 2 ;;
+esac
+reps=${BENCH_REPS:-3}
+seed=${BENCH_SEED:-42}
+run_timeout=${BENCH_RUN_TIMEOUT:-3600}
+ready_timeout=${BENCH_READY_TIMEOUT:-120}
+targets=${BENCH_TARGETS:-floor postgres sqlite}
+data_root=${BENCH_DATA_DIR:-${TMPDIR:-/tmp}/experiment-etl-bench}
+data_dir="$data_root/$size-seed$seed"
+out_dir="$repo/bench/out"
+[[ "$reps" =~ ^[1-9][0-9]?$ ]] || { echo "BENCH_REPS must be 1..99" >&2; exit 2; }
+
+for tool in curl jq psql dotnet awk; do
+  command -v "$tool" >/dev/null || { echo "error: $tool is not installed" >&2; exit 1; }
+done
+
+work=$(mktemp -d -t experiment-etl-bench.XXXXXX)
+pg_dir=""
+server_pid=""
+
+stop_server() {
+  [ -n "$server_pid" ] || return 0
+  kill "$server_pid" 2>/dev/null || true
+  for _ in $(seq 1 100); do kill -0 "$server_pid" 2>/dev/null || break; sleep 0.1; done
+  kill -KILL "$server_pid" 2>/dev/null || true
+  wait "$server_pid" 2>/dev/null || true
+  server_pid=""
+}
+
+cleanup() {
+  local status=$?
+  set +e
+  stop_server
+  if [ -n "${database_url:-}" ] && [ -z "$pg_dir" ]; then
+    # Our raw tables in the caller's database.
+    psql -X -q "$database_url" -c 'DROP TABLE IF EXISTS bench_raw_users, bench_raw_compounds, bench_raw_experiments' >/dev/null 2>&1
+  fi
+  if [ -n "$pg_dir" ]; then
+    "$repo/scripts/pg-cluster.sh" stop "$pg_dir"
+    rm -rf "$pg_dir"
+  fi
+  rm -rf "$work"
+  exit "$status"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+die() { echo "error: $*" >&2; exit 1; }
+log() { echo "bench: $*" >&2; }
+seconds_between() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.3f", b - a }'; }
+median() { printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END { if (NR % 2) print v[(NR + 1) / 2]; else printf "%.3f\n", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+
+free_port() {
+  local port
+  for _ in $(seq 1 50); do
+    port=$((20000 + RANDOM % 20000))
+    if ! (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then echo "$port"; return 0; fi
+  done
+  die "no free port found"
+}
+
+# ---- disk -------------------------------------------------------------------------------------------------
+# Input, a SQLite file, PostgreSQL's tables and WAL: roughly 12x the input at most.
+case "$size" in S) need_mb=500 ;; M) need_mb=1500 ;; L) need_mb=8000 ;; esac
+mkdir -p "$data_root" "$out_dir"
+for dir in "$data_root" "$work"; do
+  avail_mb=$(df -Pm "$dir" | awk 'NR == 2 { print $4 }')
+  [ "$avail_mb" -ge "$need_mb" ] || die "$dir has ${avail_mb} MB free; size $size needs about ${need_mb} MB"
+done
+
+# ---- data -------------------------------------------------------------------------------------------------
+fingerprint="size=$size seed=$seed generator=$(cat "$repo"/bench/DataGenerator/*.cs "$repo"/bench/DataGenerator/*.csproj | sha256sum | cut -c1-16)"
+if [ -f "$data_dir/.complete" ] && [ "$(cat "$data_dir/.complete")" = "$fingerprint" ]; then
+  log "reusing the $size data in $data_dir"
+else
+  log "generating the $size data into $data_dir ..."
+  rm -rf "$data_dir"
+  timeout 900 dotnet run --project "$repo/bench/DataGenerator" -c Release -- --size "$size" --seed "$seed" --out "$data_dir" >&2 ||
+    die "the data generator failed"
+  printf '%s\n' "$fingerprint" >"$data_dir/.complete"
+fi
+files=(users.csv compounds.csv user_experiments.csv)
+total_bytes=0
+total_rows=0
+for f in "${files[@]}"; do
+  bytes=$(stat -c %s "$data_dir/$f")
+  # Data rows. With no final newline, wc -l counts the line breaks: one per data row after the header,
+  # plus users.csv's leading blank line.
+  rows=$(wc -l <"$data_dir/$f")
+  [ "$f" = users.csv ] && rows=$((rows - 1))
+  total_bytes=$((total_bytes + bytes))
+  total_rows=$((total_rows + rows))
+  eval "rows_${f%%.*}=$rows"
+done
+# shellcheck disable=SC2154 # set by the eval above
+log "$size: $total_rows rows ($rows_users users, $rows_compounds compounds, $rows_user_experiments experiments), $total_bytes bytes"
+
+# ---- database ---------------------------------------------------------------------------------------------
+if [ -n "${BENCH_DATABASE_URL:-}" ]; then
+  database_url=$BENCH_DATABASE_URL
+  log "using BENCH_DATABASE_URL (its ETL tables will be replaced)"
+else
+  pg_dir=$(mktemp -d -t experiment-etl-bench-pg.XXXXXX)
+  database_url=$("$repo/scripts/pg-cluster.sh" start "$pg_dir") || die "could not start a PostgreSQL cluster"
+  # Statements over 100 ms go to the server log: the per-statement breakdown printed at the end.
+  psql -X -q "$database_url" -c "ALTER SYSTEM SET log_min_duration_statement = '100ms'" -c 'SELECT pg_reload_conf()' >/dev/null
+  log "throwaway PostgreSQL on ${database_url##*@}"
+fi
+export PGCONNECT_TIMEOUT=10
+pg() { PGOPTIONS="-c client_min_messages=warning" timeout "$run_timeout" psql -X -q -v ON_ERROR_STOP=1 "$database_url" "$@"; }
+pg_version=$(pg -Atc 'SHOW server_version')
+pg_settings=$(pg -Atc "SELECT string_agg(name || '=' || setting, ' ' ORDER BY name) FROM pg_settings
+  WHERE name IN ('fsync', 'synchronous_commit', 'wal_level', 'shared_buffers', 'max_wal_size', 'maintenance_work_mem')")
+
+# ---- build ------------------------------------------------------------------------------------------------
+log "publishing src/ExperimentEtl (Release) ..."
+timeout 900 dotnet publish "$repo/src/ExperimentEtl" -c Release -o "$work/app" -p:UseAppHost=false -nologo -v quiet \
+  >"$work/publish.log" 2>&1 || { tail -n 40 "$work/publish.log" >&2; die "dotnet publish failed"; }
+
+# ---- the three measurements -------------------------------------------------------------------------------
+# floor: a fresh set of one-column tables, created and filled in one transaction like the service's load.
+cat >"$work/floor.sql" <<SQL
+CREATE TABLE bench_raw_users (line text);
+CREATE TABLE bench_raw_compounds (line text);
+CREATE TABLE bench_raw_experiments (line text);
+\\copy bench_raw_users FROM '$data_dir/users.csv' WITH (FORMAT text, DELIMITER E'\\x01')
+\\copy bench_raw_compounds FROM '$data_dir/compounds.csv' WITH (FORMAT text, DELIMITER E'\\x01')
+\\copy bench_raw_experiments FROM '$data_dir/user_experiments.csv' WITH (FORMAT text, DELIMITER E'\\x01')
+SQL
+
+declare -A seconds rss csv_seconds report_seconds
+run_floor() {
+  local rep=$1 t0 t1 lines
+  pg -c 'DROP TABLE IF EXISTS bench_raw_users, bench_raw_compounds, bench_raw_experiments' -c 'CHECKPOINT'
+  t0=$EPOCHREALTIME
+  pg -1 -f "$work/floor.sql"
+  t1=$EPOCHREALTIME
+  lines=$(pg -Atc 'SELECT (SELECT count(*) FROM bench_raw_users) + (SELECT count(*) FROM bench_raw_compounds)
+                          + (SELECT count(*) FROM bench_raw_experiments)')
+  # Every physical line: the rows, three headers and users.csv's blank line.
+  [ "$lines" -eq $((total_rows + 4)) ] || die "floor: \\copy took $lines lines, expected $((total_rows + 4))"
+  seconds[floor,$rep]=$(seconds_between "$t0" "$t1")
+  rss[floor,$rep]=""
+  log "floor    rep $rep: ${seconds[floor,$rep]} s"
+}
+
+# run_service postgres|sqlite REP: one fresh server process, /csv then /report.
+run_service() {
+  local target=$1 rep=$2 url port code t0 t1 t2 answer
+  if [ "$target" = postgres ]; then
+    url=$database_url
+    pg -c 'CHECKPOINT'
+  else
+    url="$work/bench.db"
+    rm -f "$url" "$url-wal" "$url-shm" "$url-journal"
+  fi
+  port=$(free_port)
+  # From the publish folder, as in the container: it is the content root, where appsettings.json is read.
+  (cd "$work/app" && exec env -u ASPNETCORE_URLS -u ASPNETCORE_HTTP_PORTS -u ASPNETCORE_HTTPS_PORTS -u API_DB_PATH \
+    DATABASE_URL="$url" ETL_DATA_DIR="$data_dir" ASPNETCORE_ENVIRONMENT=Production \
+    dotnet ExperimentEtl.dll --urls "http://127.0.0.1:$port") >"$work/server-$target-$rep.log" 2>&1 &
+  server_pid=$!
+  local base="http://127.0.0.1:$port" deadline=$((SECONDS + ready_timeout))
+  while :; do
+    kill -0 "$server_pid" 2>/dev/null || { tail -n 20 "$work/server-$target-$rep.log" >&2; die "$target: the server exited"; }
+    code=$(curl -sS --max-time 2 -o /dev/null -w '%{http_code}' "$base/readyz" 2>/dev/null) || code=000
+    [ "$code" = 200 ] && break
+    [ "$SECONDS" -lt "$deadline" ] || die "$target: not ready within ${ready_timeout}s"
+    sleep 0.2
+  done
+
+  answer="$work/csv-$target-$rep.json"
+  t0=$EPOCHREALTIME
+  code=$(curl -sS --max-time "$run_timeout" -o "$answer" -w '%{http_code}' "$base/csv") || code=000
+  t1=$EPOCHREALTIME
+  [ "$code" = 200 ] || { head -c 2000 "$answer" >&2; tail -n 20 "$work/server-$target-$rep.log" >&2; die "$target: /csv answered HTTP $code"; }
+  code=$(curl -sS --max-time "$run_timeout" -o /dev/null -w '%{http_code}' "$base/report") || code=000
+  t2=$EPOCHREALTIME
+  [ "$code" = 200 ] || die "$target: /report answered HTTP $code"
+  jq -e --argjson rows "$total_rows" '.status == "succeeded" and ([.files[].rows_loaded] | add) == $rows' "$answer" >/dev/null ||
+    { head -c 2000 "$answer" >&2; die "$target: the run did not load every row"; }
+
+  rss[$target,$rep]=$(awk '/^VmHWM:/ { printf "%.0f", $2 / 1024 }' "/proc/$server_pid/status")
+  stop_server
+  seconds[$target,$rep]=$(seconds_between "$t0" "$t2")
+  csv_seconds[$target,$rep]=$(seconds_between "$t0" "$t1")
+  report_seconds[$target,$rep]=$(seconds_between "$t1" "$t2")
+  log "$(printf '%-8s rep %s: %s s (/csv %s s, /report %s s), peak RSS %s MB' "$target" "$rep" "${seconds[$target,$rep]}" \
+    "${csv_seconds[$target,$rep]}" "${report_seconds[$target,$rep]}" "${rss[$target,$rep]}")"
+}
+
+pg_log_offset=0
+[ -n "$pg_dir" ] && pg_log_offset=$(stat -c %s "$pg_dir/server.log")
+for rep in $(seq 1 "$reps"); do
+  for target in $targets; do
+    case "$target" in
+      floor) run_floor "$rep" ;;
+      postgres)
+        [ -n "$pg_dir" ] && pg_log_offset=$(stat -c %s "$pg_dir/server.log")
+        run_service postgres "$rep"
+        [ -n "$pg_dir" ] && tail -c +$((pg_log_offset + 1)) "$pg_dir/server.log" >"$work/pg-statements-$rep.log"
+        ;;
+      sqlite) run_service sqlite "$rep" ;;
+      *) die "unknown target '$target' in BENCH_TARGETS" ;;
+    esac
+  done
+done
+pg -c 'DROP TABLE IF EXISTS bench_raw_users, bench_raw_compounds, bench_raw_experiments'
+
+# ---- report -----------------------------------------------------------------------------------------------
+result="$out_dir/$size-$(date -u +%Y%m%dT%H%M%SZ).txt"
+{
+  echo "# bench/run.sh $size  ($(date -u '+%Y-%m-%d %H:%M UTC'))"
+  echo "machine: $(nproc) cores, $(awk '/MemTotal/ { printf "%.1f GiB", $2 / 1048576 }' /proc/meminfo)," \
+    "$(awk -F': ' '/model name/ { print $2; exit }' /proc/cpuinfo); PostgreSQL $pg_version; .NET $(dotnet --version)"
+  echo "postgres settings: $pg_settings"
+  echo "code: $(git -C "$repo" describe --always --dirty 2>/dev/null || echo unknown)"
+  echo "input: $data_dir ($rows_users users, $rows_compounds compounds, $rows_user_experiments experiments;" \
+    "$total_rows rows, $(awk -v b="$total_bytes" 'BEGIN { printf "%.1f", b / 1e6 }') MB)"
+  echo "each figure: the median of $reps repetitions"
+  echo
+  floor_median=""
+  printf '| %-10s | %9s | %12s | %8s | %12s | %8s |\n' target seconds rows/s MB/s "peak RSS MB" "x floor"
+  printf '| %-10s | %9s | %12s | %8s | %12s | %8s |\n' --- ---: ---: ---: ---: ---:
+  for target in $targets; do
+    values=()
+    rss_values=()
+    for rep in $(seq 1 "$reps"); do
+      values+=("${seconds[$target,$rep]}")
+      [ -n "${rss[$target,$rep]}" ] && rss_values+=("${rss[$target,$rep]}")
+    done
+    m=$(median "${values[@]}")
+    [ "$target" = floor ] && floor_median=$m
+    peak="n/a"
+    [ ${#rss_values[@]} -gt 0 ] && peak=$(median "${rss_values[@]}")
+    ratio="n/a"
+    [ -n "$floor_median" ] && ratio=$(awk -v a="$m" -v b="$floor_median" 'BEGIN { printf "%.2f", a / b }')
+    awk -v t="$target" -v s="$m" -v r="$total_rows" -v b="$total_bytes" -v p="$peak" -v x="$ratio" \
+      'BEGIN { printf "| %-10s | %9.3f | %12.0f | %8.1f | %12s | %8s |\n", t, s, r / s, b / 1e6 / s, p, x }'
+  done
+  echo
+  echo "repetitions (seconds; for the service: /csv + /report, peak RSS MB):"
+  for target in $targets; do
+    line="  $(printf '%-9s' "$target")"
+    for rep in $(seq 1 "$reps"); do
+      if [ "$target" = floor ]; then
+        line+=" ${seconds[$target,$rep]}"
+      else
+        line+=" ${seconds[$target,$rep]} (${csv_seconds[$target,$rep]} + ${report_seconds[$target,$rep]}, ${rss[$target,$rep]} MB)"
+      fi
+    done
+    echo "$line"
+  done
+  if [ -n "$pg_dir" ] && [ -f "$work/pg-statements-$reps.log" ]; then
+    echo
+    echo "postgres: statements over 100 ms in the last repetition (server log):"
+    grep -o 'duration: [0-9.]* ms .*' "$work/pg-statements-$reps.log" | cut -c1-150 | sed 's/^/  /' || echo "  (none)"
+  fi
+  for target in postgres sqlite; do
+    [ -f "$work/server-$target-$reps.log" ] || continue
+    echo
+    echo "$target: the server's run log (last repetition):"
+    grep -E 'Run .* (started|succeeded|failed)' "$work/server-$target-$reps.log" | sed 's/^/  /' || true
+  done
+} | tee "$result"
+echo "bench: written to ${result#"$repo"/}" >&2

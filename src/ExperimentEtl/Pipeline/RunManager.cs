@@ -1,0 +1,262 @@
+using ExperimentEtl.Csv;
+using ExperimentEtl.Storage;
+
+namespace ExperimentEtl.Pipeline;
+
+/// <summary>
+/// Starts runs one at a time, executes them in the background, keeps their records current, and cancels them on request
+/// or at shutdown. Whatever happens to a run, its record ends as succeeded, failed or cancelled.
+/// </summary>
+public sealed partial class RunManager(IEtlStore store, TimeProvider clock, ILogger<RunManager> logger) : IHostedService, IDisposable
+{
+    static readonly TimeSpan ProgressSaveInterval = TimeSpan.FromSeconds(1);
+    static readonly TimeSpan ShutdownPatience = TimeSpan.FromSeconds(8);
+
+    // One run at a time in this process; the store's load lock (PostgreSQL) extends that to other processes.
+    readonly SemaphoreSlim _gate = new(1, 1);
+    readonly CancellationTokenSource _stopping = new();
+    volatile ActiveRun? _active;
+
+    /// <summary>A run this process is executing.</summary>
+    public sealed class ActiveRun(RunRecord run, CancellationToken stopping)
+    {
+        volatile RunRecord _run = run;
+
+        internal CancellationTokenSource Cancellation { get; } = CancellationTokenSource.CreateLinkedTokenSource(stopping);
+
+        public Guid RunId => _run.RunId;
+
+        /// <summary>The latest record, with live progress.</summary>
+        public RunRecord Run => _run;
+
+        internal void Update(RunRecord run) => _run = run;
+
+        /// <summary>Completes with the run's outcome; never faults.</summary>
+        public Task<RunOutcome> Completion { get; internal set; } = Task.FromResult(new RunOutcome(run, []));
+    }
+
+    /// <summary>The run this process is executing, if it is <paramref name="runId"/>.</summary>
+    public ActiveRun? FindActive(Guid runId) => _active is { } active && active.RunId == runId ? active : null;
+
+    /// <summary>
+    /// Takes the database for a new run and starts it in the background. The source is owned by the run from here on.
+    /// </summary>
+    /// <exception cref="RunInProgressException">Another run holds the database; it names that run when it can.</exception>
+    public async Task<ActiveRun> StartAsync(DataSetSource source, RunMode mode, CancellationToken cancellationToken)
+    {
+        if (!_gate.Wait(0, CancellationToken.None))
+        {
+            source.Dispose();
+            throw new RunInProgressException(_active?.RunId);
+        }
+        IDataSetLoad? load = null;
+        try
+        {
+            try
+            {
+                load = await Task.Run(store.BeginLoad, cancellationToken);
+            }
+            catch (RunInProgressException)
+            {
+                throw new RunInProgressException(await store.FindActiveRunAsync(cancellationToken));
+            }
+            var run = RunRecord.Queue(clock.GetUtcNow(), mode, source.Kind);
+            await store.SaveRunAsync(run, cancellationToken);
+            var active = new ActiveRun(run, _stopping.Token);
+            _active = active;
+            var ownedLoad = load;
+            active.Completion = Task.Run(() => ExecuteAsync(active, ownedLoad, source), CancellationToken.None);
+            return active;
+        }
+        catch
+        {
+            load?.Dispose();
+            source.Dispose();
+            _gate.Release();
+            throw;
+        }
+    }
+
+    async Task<RunOutcome> ExecuteAsync(ActiveRun active, IDataSetLoad load, DataSetSource source)
+    {
+        var token = active.Cancellation.Token;
+        using var progressLoop = new CancellationTokenSource();
+        Task? progressTask = null;
+        try
+        {
+            active.Update(active.Run with { Status = RunStatus.Running });
+            LogRunStarted(active.RunId, store.Provider, active.Run.Mode, active.Run.Source);
+            if (store.SupportsProgressUpdates)
+            {
+                progressTask = SaveProgressAsync(active, progressLoop.Token);
+            }
+            var outcome = EtlPipeline.Execute(source, load, active.Run,
+                files => active.Update(active.Run with { Files = files }), clock, token);
+            if (!outcome.Succeeded)
+            {
+                load.Dispose(); // Roll back before the record says so.
+            }
+            return await FinishAsync(active, outcome, progressLoop, progressTask);
+        }
+        catch (Exception e)
+        {
+            load.Dispose();
+            var cancelled = e is OperationCanceledException && token.IsCancellationRequested;
+            var ended = active.Run with
+            {
+                Status = cancelled ? RunStatus.Cancelled : RunStatus.Failed,
+                FinishedAt = clock.GetUtcNow(),
+                Message = cancelled
+                    ? "The run was cancelled; nothing of it was loaded and the previous data is unchanged."
+                    : $"The run failed; nothing of it was loaded and the previous data is unchanged. {Describe(e)}",
+            };
+            if (!cancelled)
+            {
+                LogRunFailed(e, active.RunId);
+            }
+            return await FinishAsync(active, new RunOutcome(ended, [], cancelled ? null : e), progressLoop, progressTask);
+        }
+        finally
+        {
+            load.Dispose();
+            source.Dispose();
+            _active = null;
+            _gate.Release();
+        }
+    }
+
+    async Task<RunOutcome> FinishAsync(ActiveRun active, RunOutcome outcome, CancellationTokenSource progressLoop, Task? progressTask)
+    {
+        await progressLoop.CancelAsync();
+        if (progressTask is not null)
+        {
+            await progressTask;
+        }
+        active.Update(outcome.Run);
+        if (!outcome.Succeeded)
+        {
+            // A successful run's record was committed with its data; any other end is recorded here.
+            await TrySaveAsync(outcome.Run);
+        }
+        LogRunEnded(outcome.Run.RunId, outcome.Run.Status, outcome.Run.DurationSeconds, outcome.Run.ErrorCount, outcome.Run.RejectedCount);
+        return outcome;
+    }
+
+    /// <summary>Keeps the stored record's progress current for other processes, and picks up their cancel requests.</summary>
+    async Task SaveProgressAsync(ActiveRun active, CancellationToken stop)
+    {
+        try
+        {
+            while (!stop.IsCancellationRequested)
+            {
+                await Task.Delay(ProgressSaveInterval, clock, stop);
+                if (await store.SaveRunProgressAsync(active.Run, stop))
+                {
+                    await active.Cancellation.CancelAsync();
+                }
+            }
+        }
+        catch (OperationCanceledException) when (stop.IsCancellationRequested)
+        {
+        }
+        catch (Exception e)
+        {
+            // The load itself will meet the same database problem and fail the run with it.
+            LogProgressFailed(e, active.RunId);
+        }
+    }
+
+    /// <summary>Asks for a run to be cancelled: at once when this process runs it, through the database otherwise.</summary>
+    /// <returns>The run's record after the request, or null when the run is unknown.</returns>
+    public async Task<RunRecord?> CancelAsync(Guid runId, CancellationToken cancellationToken)
+    {
+        if (FindActive(runId) is { } active)
+        {
+            await active.Cancellation.CancelAsync();
+            var outcome = await active.Completion.WaitAsync(ShutdownPatience, cancellationToken);
+            return outcome.Run;
+        }
+        return await store.RequestCancelAsync(runId, cancellationToken);
+    }
+
+    async Task TrySaveAsync(RunRecord run)
+    {
+        try
+        {
+            await store.SaveRunAsync(run, CancellationToken.None);
+        }
+        catch (Exception e)
+        {
+            // The database may be why the run failed; the caller still hears how the run ended.
+            LogRecordFailed(e, run.RunId);
+        }
+    }
+
+    static string Describe(Exception e) => e switch
+    {
+        Npgsql.NpgsqlException or Microsoft.Data.Sqlite.SqliteException or TimeoutException or System.Net.Sockets.SocketException =>
+            $"The database failed: {e.Message}",
+        _ => "An unexpected error occurred; the server log has the details.",
+    };
+
+    public async Task StartAsync(CancellationToken cancellationToken)
+    {
+        var failed = await store.FailAbandonedRunsAsync(
+            "The server stopped during the run; nothing of it was loaded and the previous data is unchanged.", clock.GetUtcNow(), cancellationToken);
+        if (failed > 0)
+        {
+            LogAbandoned(failed);
+        }
+    }
+
+    /// <summary>At shutdown (SIGTERM): cancel the active run, which rolls back, and wait for its record.</summary>
+    public async Task StopAsync(CancellationToken cancellationToken)
+    {
+        if (_disposed)
+        {
+            return; // The test host may dispose services before it stops them.
+        }
+        await _stopping.CancelAsync();
+        if (_active is { } active)
+        {
+            try
+            {
+                await active.Completion.WaitAsync(ShutdownPatience, cancellationToken);
+            }
+            catch (Exception e) when (e is TimeoutException or OperationCanceledException)
+            {
+                LogShutdownTimeout(active.RunId);
+            }
+        }
+    }
+
+    bool _disposed;
+
+    public void Dispose()
+    {
+        _disposed = true;
+        _gate.Dispose();
+        _stopping.Dispose();
+    }
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Run {RunId} started on {Provider} ({Mode}, {Source})")]
+    partial void LogRunStarted(Guid runId, string provider, RunMode mode, string source);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Run {RunId} {Status} in {Seconds} s: {ErrorCount} error(s), {RejectedCount} rejected row(s)")]
+    partial void LogRunEnded(Guid runId, string status, double? seconds, long errorCount, long rejectedCount);
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "Run {RunId} failed")]
+    partial void LogRunFailed(Exception exception, Guid runId);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Could not record the end of run {RunId}")]
+    partial void LogRecordFailed(Exception exception, Guid runId);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Could not save the progress of run {RunId}")]
+    partial void LogProgressFailed(Exception exception, Guid runId);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Marked {Count} run(s) left running by a stopped server as failed")]
+    partial void LogAbandoned(int count);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Run {RunId} did not stop in time at shutdown; its transaction is rolled back when the process exits")]
+    partial void LogShutdownTimeout(Guid runId);
+}
