@@ -4,12 +4,13 @@
 #                                     prints its URL (postgres://postgres:<random password>@127.0.0.1:<port>/postgres)
 #                                     and writes it to DIR/url
 #   scripts/pg-cluster.sh stop DIR    stops it (DIR is left for the caller to remove)
+#   scripts/pg-cluster.sh resume DIR  starts a stopped cluster again on the same port
 # Uses PostgreSQL 15 from Debian's packages (PG_BIN overrides the binaries' folder).
 set -euo pipefail
 
 PG_BIN=${PG_BIN:-/usr/lib/postgresql/15/bin}
-command=${1:?usage: pg-cluster.sh start|stop DIR}
-dir=${2:?usage: pg-cluster.sh start|stop DIR}
+command=${1:?usage: pg-cluster.sh start|stop|resume DIR}
+dir=${2:?usage: pg-cluster.sh start|stop|resume DIR}
 
 # initdb refuses to run as root: run the server as the 'postgres' user when we are root.
 as_owner() {
@@ -26,6 +27,11 @@ free_port() {
   echo "no free port found" >&2; return 1
 }
 
+start_server() {
+  as_owner "$PG_BIN/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 60 \
+    -o "-p $1 -c listen_addresses=127.0.0.1 -k $dir -c max_connections=200 -c fsync=on" start >/dev/null
+}
+
 case "$command" in
   start)
     [ -x "$PG_BIN/initdb" ] || { echo "PostgreSQL binaries not found in $PG_BIN (apt-get install postgresql)" >&2; exit 1; }
@@ -37,11 +43,14 @@ case "$command" in
     as_owner "$PG_BIN/initdb" -D "$dir/data" -U postgres --pwfile="$dir/pwfile" -A scram-sha-256 -E UTF8 --no-locale >"$dir/initdb.log"
     rm -f "$dir/pwfile"
     port=$(free_port)
-    as_owner "$PG_BIN/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 60 \
-      -o "-p $port -c listen_addresses=127.0.0.1 -k $dir -c max_connections=200 -c fsync=on" start >/dev/null
+    start_server "$port"
     url="postgres://postgres:$password@127.0.0.1:$port/postgres"
     printf '%s\n' "$url" > "$dir/url"
     echo "$url"
+    ;;
+  resume)
+    start_server "$(sed -E 's#.*:([0-9]+)/.*#\1#' "$dir/url")"
+    cat "$dir/url"
     ;;
   stop)
     [ -d "$dir/data" ] && as_owner "$PG_BIN/pg_ctl" -D "$dir/data" -m fast -w stop >/dev/null || true

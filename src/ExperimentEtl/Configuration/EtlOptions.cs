@@ -11,6 +11,9 @@ public sealed class EtlOptions
     /// <summary>The largest upload accepted, all three files together (<c>ETL_MAX_UPLOAD_BYTES</c>); larger answers 413.</summary>
     public long MaxUploadBytes { get; init; } = DefaultMaxUploadBytes;
 
+    /// <summary>Where uploads are kept while their run lasts (<c>ETL_UPLOAD_DIR</c>); the system's temporary folder by default.</summary>
+    public string UploadDirectory { get; init; } = Path.GetTempPath();
+
     /// <summary>When set (<c>API_KEY</c>), endpoints that change data require it in the <c>X-Api-Key</c> header.</summary>
     public string? ApiKey { get; init; }
 
@@ -28,6 +31,7 @@ public sealed class EtlOptions
                 ? Path.GetFullPath(directory)
                 : Path.Combine(AppContext.BaseDirectory, "data"),
             MaxUploadBytes = maxUpload,
+            UploadDirectory = configuration["ETL_UPLOAD_DIR"] is { Length: > 0 } uploads ? Path.GetFullPath(uploads) : Path.GetTempPath(),
             ApiKey = configuration["API_KEY"] is { Length: > 0 } key ? key : null,
         };
     }

@@ -75,7 +75,7 @@ public static class RunEndpoints
         DataSetSource source;
         if (UploadReader.HasBody(request))
         {
-            var (upload, problem) = await UploadReader.ReadAsync(request, options.MaxUploadBytes, cancellationToken);
+            var (upload, problem) = await UploadReader.ReadAsync(request, options.MaxUploadBytes, options.UploadDirectory, cancellationToken);
             if (problem is not null)
             {
                 return problem;
@@ -117,16 +117,16 @@ public static class RunEndpoints
     {
         var size = Math.Clamp(limit ?? 20, 1, 100);
         var page = await store.ListRunsAsync(size, before, cancellationToken);
-        var live = page.Select(run => runs.FindActive(run.RunId)?.Run ?? run).ToList();
+        var live = page.Select(run => runs.FindLocal(run.RunId) ?? run).ToList();
         var next = page.Count == size ? $"{Path}?limit={size}&before={page[^1].RunId}" : null;
         return TypedResults.Ok(new RunList(live, next));
     }
 
     static async Task<Results<Ok<RunRecord>, ProblemHttpResult>> GetAsync(Guid runId, IEtlStore store, RunManager runs, CancellationToken cancellationToken)
     {
-        if (runs.FindActive(runId) is { } active)
+        if (runs.FindLocal(runId) is { } local)
         {
-            return TypedResults.Ok(active.Run);
+            return TypedResults.Ok(local);
         }
         return await store.GetRunAsync(runId, cancellationToken) is { } run ? TypedResults.Ok(run) : Problems.NotFound("run");
     }

@@ -25,7 +25,8 @@ public static class UploadReader
         request.ContentLength > 0 || request.Headers.TransferEncoding.Count > 0 || !string.IsNullOrEmpty(request.ContentType);
 
     /// <summary>Reads the upload into a new temporary folder: a source that deletes the folder, or the problem to answer.</summary>
-    public static async Task<(DataSetSource? Source, ProblemHttpResult? Problem)> ReadAsync(HttpRequest request, long maxBytes, CancellationToken cancellationToken)
+    public static async Task<(DataSetSource? Source, ProblemHttpResult? Problem)> ReadAsync(
+        HttpRequest request, long maxBytes, string uploadRoot, CancellationToken cancellationToken)
     {
         if (!MediaTypeHeaderValue.TryParse(request.ContentType, out var contentType) ||
             !contentType.MediaType.Equals("multipart/form-data", StringComparison.OrdinalIgnoreCase) ||
@@ -47,7 +48,9 @@ public static class UploadReader
             limit.MaxRequestBodySize = maxBytes + 1024 * 1024; // Room for the multipart framing.
         }
 
-        var directory = Directory.CreateTempSubdirectory("experiment-etl-upload-").FullName;
+        Directory.CreateDirectory(uploadRoot);
+        var directory = Path.Combine(uploadRoot, "experiment-etl-upload-" + Guid.NewGuid().ToString("N"));
+        Directory.CreateDirectory(directory);
         var source = DataSetSource.FromUploadDirectory(directory);
         try
         {

@@ -17,6 +17,9 @@ public sealed partial class RunManager(IEtlStore store, TimeProvider clock, ILog
     readonly CancellationTokenSource _stopping = new();
     volatile ActiveRun? _active;
 
+    // Final records the database refused (it was down when the run ended): shown from memory and saved again later.
+    readonly System.Collections.Concurrent.ConcurrentDictionary<Guid, RunRecord> _unsaved = new();
+
     /// <summary>A run this process is executing.</summary>
     public sealed class ActiveRun(RunRecord run, CancellationToken stopping)
     {
@@ -38,6 +41,9 @@ public sealed partial class RunManager(IEtlStore store, TimeProvider clock, ILog
     /// <summary>The run this process is executing, if it is <paramref name="runId"/>.</summary>
     public ActiveRun? FindActive(Guid runId) => _active is { } active && active.RunId == runId ? active : null;
 
+    /// <summary>This process's freshest record of a run: live progress, or an end not yet saved; null when it has none.</summary>
+    public RunRecord? FindLocal(Guid runId) => FindActive(runId)?.Run ?? _unsaved.GetValueOrDefault(runId);
+
     /// <summary>
     /// Takes the database for a new run and starts it in the background. The source is owned by the run from here on.
     /// </summary>
@@ -52,6 +58,7 @@ public sealed partial class RunManager(IEtlStore store, TimeProvider clock, ILog
         IDataSetLoad? load = null;
         try
         {
+            await SaveUnsavedAsync();
             try
             {
                 load = await Task.Run(store.BeginLoad, cancellationToken);
@@ -184,11 +191,21 @@ public sealed partial class RunManager(IEtlStore store, TimeProvider clock, ILog
         try
         {
             await store.SaveRunAsync(run, CancellationToken.None);
+            _unsaved.TryRemove(run.RunId, out _);
         }
         catch (Exception e)
         {
-            // The database may be why the run failed; the caller still hears how the run ended.
+            // The database may be why the run failed: keep the record and save it once the database is back.
+            _unsaved[run.RunId] = run;
             LogRecordFailed(e, run.RunId);
+        }
+    }
+
+    async Task SaveUnsavedAsync()
+    {
+        foreach (var run in _unsaved.Values)
+        {
+            await TrySaveAsync(run);
         }
     }
 

@@ -17,25 +17,28 @@ public sealed class EtlAppFactory : WebApplicationFactory<Program>
     readonly string? _databaseUrl;
     readonly string _dataDirectory;
     readonly string? _sqliteDirectory;
+    readonly IReadOnlyDictionary<string, string> _settings;
 
-    EtlAppFactory(string? databaseUrl, string dataDirectory, string? sqliteDirectory)
+    EtlAppFactory(string? databaseUrl, string dataDirectory, string? sqliteDirectory, IReadOnlyDictionary<string, string>? settings)
     {
         _databaseUrl = databaseUrl;
         _dataDirectory = dataDirectory;
         _sqliteDirectory = sqliteDirectory;
+        _settings = settings ?? new Dictionary<string, string>();
     }
 
-    public static async Task<EtlAppFactory> CreateAsync(Backend backend, string dataDirectory)
+    /// <param name="settings">Further configuration, e.g. <c>API_KEY</c>.</param>
+    public static async Task<EtlAppFactory> CreateAsync(Backend backend, string dataDirectory, IReadOnlyDictionary<string, string>? settings = null)
     {
         switch (backend)
         {
             case Backend.Postgres:
-                return new EtlAppFactory(await TestPostgres.CreateDatabaseAsync(), dataDirectory, null);
+                return new EtlAppFactory(await TestPostgres.CreateDatabaseAsync(), dataDirectory, null, settings);
             case Backend.SqliteFile:
                 var directory = Directory.CreateTempSubdirectory("etl-test-sqlite-").FullName;
-                return new EtlAppFactory(Path.Combine(directory, "experiments.db"), dataDirectory, directory);
+                return new EtlAppFactory(Path.Combine(directory, "experiments.db"), dataDirectory, directory, settings);
             default:
-                return new EtlAppFactory(null, dataDirectory, null);
+                return new EtlAppFactory(null, dataDirectory, null, settings);
         }
     }
 
@@ -44,6 +47,11 @@ public sealed class EtlAppFactory : WebApplicationFactory<Program>
         builder.UseSetting("DATABASE_URL", _databaseUrl ?? "");
         builder.UseSetting("API_DB_PATH", "");
         builder.UseSetting("ETL_DATA_DIR", _dataDirectory);
+        builder.UseSetting("API_KEY", "");
+        foreach (var (key, value) in _settings)
+        {
+            builder.UseSetting(key, value);
+        }
     }
 
     protected override void Dispose(bool disposing)

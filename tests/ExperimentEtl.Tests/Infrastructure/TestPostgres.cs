@@ -37,16 +37,38 @@ public static class TestPostgres
         }
         var directory = Directory.CreateTempSubdirectory("etl-test-pg-").FullName;
         var script = Path.Combine(RepositoryRoot(), "scripts", "pg-cluster.sh");
-        var output = await RunAsync("bash", script, "start", directory);
+        string output;
+        try
+        {
+            output = await Shell.RunAsync("bash", script, "start", directory);
+        }
+        catch (InvalidOperationException e)
+        {
+            throw new InvalidOperationException($"No PostgreSQL for the tests: set ETL_TEST_DATABASE_URL or install PostgreSQL 15. {e.Message}", e);
+        }
         AppDomain.CurrentDomain.ProcessExit += (_, _) =>
         {
-            RunAsync("bash", script, "stop", directory).GetAwaiter().GetResult();
+            Shell.RunAsync("bash", script, "stop", directory).GetAwaiter().GetResult();
             Directory.Delete(directory, recursive: true);
         };
         return Configuration.DatabaseTarget.Parse(output.Trim()).ConnectionString!;
     }
 
-    static async Task<string> RunAsync(string file, params string[] arguments)
+    public static string RepositoryRoot()
+    {
+        var directory = new DirectoryInfo(AppContext.BaseDirectory);
+        while (directory is not null && !File.Exists(Path.Combine(directory.FullName, "ExperimentEtl.slnx")))
+        {
+            directory = directory.Parent;
+        }
+        return directory?.FullName ?? throw new InvalidOperationException("The repository root was not found.");
+    }
+}
+
+/// <summary>Runs a command and returns what it printed; throws with its error output when it fails.</summary>
+public static class Shell
+{
+    public static async Task<string> RunAsync(string file, params string[] arguments)
     {
         var info = new ProcessStartInfo(file) { RedirectStandardOutput = true, RedirectStandardError = true };
         foreach (var argument in arguments)
@@ -59,19 +81,8 @@ public static class TestPostgres
         await process.WaitForExitAsync();
         if (process.ExitCode != 0)
         {
-            throw new InvalidOperationException(
-                $"No PostgreSQL for the tests: set ETL_TEST_DATABASE_URL or install PostgreSQL 15. {file} {string.Join(' ', arguments)} said: {await stderr}");
+            throw new InvalidOperationException($"{file} {string.Join(' ', arguments)} failed: {await stderr}");
         }
         return await stdout;
-    }
-
-    public static string RepositoryRoot()
-    {
-        var directory = new DirectoryInfo(AppContext.BaseDirectory);
-        while (directory is not null && !File.Exists(Path.Combine(directory.FullName, "ExperimentEtl.slnx")))
-        {
-            directory = directory.Parent;
-        }
-        return directory?.FullName ?? throw new InvalidOperationException("The repository root was not found.");
     }
 }

@@ -1,0 +1,231 @@
+using System.Net;
+using System.Text.Json;
+using ExperimentEtl.Tests.Infrastructure;
+using Npgsql;
+
+namespace ExperimentEtl.Tests.Http;
+
+/// <summary>
+/// Behaviour that is about processes, on real server processes and a real PostgreSQL: replicas racing for the one run,
+/// kill -9 and SIGTERM during a run, and the database going away during a run.
+/// </summary>
+public sealed class ProcessTests
+{
+    const string ExperimentsHeader = "experiment_id,\tuser_id,\texperiment_compound_ids,\texperiment_run_time";
+
+    // Endless valid experiments over the bundled sample's 10 users and 3 compounds.
+    static string Experiment(long id) => $"{id},\t{1 + (id % 10)},\t{1 + (id % 3)};3,\t{id % 100}";
+
+    static Dictionary<string, string> Environment(string databaseUrl, string dataDirectory) => new()
+    {
+        ["DATABASE_URL"] = databaseUrl,
+        ["ETL_DATA_DIR"] = dataDirectory,
+        ["Logging__LogLevel__Default"] = "Warning",
+    };
+
+    static async Task<string> ReportAsync(HttpClient client)
+    {
+        var report = await (await client.GetAsync("/report")).ReadJsonAsync();
+        return JsonSerializer.Serialize(new { a = report.GetProperty("average_experiment_count"), u = report.GetProperty("user_reports") });
+    }
+
+    static async Task<JsonElement> WaitForStatusAsync(HttpClient client, string runId, Func<string, bool> done, int seconds = 30)
+    {
+        var deadline = DateTime.UtcNow.AddSeconds(seconds);
+        while (true)
+        {
+            var run = await (await client.GetAsync($"/api/etl/runs/{runId}")).ReadJsonAsync();
+            if (done(run.GetProperty("status").GetString()!))
+            {
+                return run;
+            }
+            Assert.True(DateTime.UtcNow < deadline, $"run {runId} is still {run.GetProperty("status").GetString()} after {seconds} s");
+            await Task.Delay(100);
+        }
+    }
+
+    static async Task WaitForRowsReadAsync(HttpClient client, string runId, long rows)
+    {
+        await WaitForStatusAsync(client, runId, status => status != "queued");
+        var deadline = DateTime.UtcNow.AddSeconds(30);
+        while (true)
+        {
+            var run = await (await client.GetAsync($"/api/etl/runs/{runId}")).ReadJsonAsync();
+            var files = run.GetProperty("files").EnumerateArray().ToList();
+            if (files.Count == 3 || (files.Count > 0 && files[^1].GetProperty("file").GetString() == "user_experiments.csv" && files[^1].GetProperty("rows_read").GetInt64() >= rows))
+            {
+                return;
+            }
+            Assert.True(DateTime.UtcNow < deadline, "the run did not progress");
+            await Task.Delay(50);
+        }
+    }
+
+    [Fact]
+    public async Task Two_servers_on_one_database_run_one_run_at_a_time()
+    {
+        var database = await TestPostgres.CreateDatabaseAsync();
+        using var files = TestFiles.BundledSample();
+        File.Delete(Path.Combine(files.Directory, "user_experiments.csv"));
+        await using var experiments = new Fifo(Path.Combine(files.Directory, "user_experiments.csv"));
+        await using var first = await ServerProcess.StartAsync(Environment(database, files.Directory));
+        await using var second = await ServerProcess.StartAsync(Environment(database, files.Directory));
+
+        var answers = await Task.WhenAll(first.Client.PostAsync("/api/etl/runs", null), second.Client.PostAsync("/api/etl/runs", null));
+
+        Assert.Equal([HttpStatusCode.Accepted, HttpStatusCode.Conflict], answers.Select(a => a.StatusCode).Order());
+        var winner = answers.Single(a => a.StatusCode == HttpStatusCode.Accepted);
+        var runId = (await winner.ReadJsonAsync()).GetProperty("run_id").GetString()!;
+        var conflict = await answers.Single(a => a.StatusCode == HttpStatusCode.Conflict).ReadJsonAsync();
+        Assert.Contains(conflict.GetProperty("running_run_id").ToString(), new[] { runId, "" });
+
+        // Whichever server is asked, the run is visible and a further start is refused.
+        var other = winner == answers[0] ? second : first;
+        Assert.Equal(HttpStatusCode.Conflict, (await other.Client.PostAsync("/api/etl/runs", null)).StatusCode);
+
+        await experiments.WriteAsync(File.ReadAllText(Path.Combine(TestPostgres.RepositoryRoot(), "data", "user_experiments.csv")));
+        await experiments.CloseAsync();
+        var run = await WaitForStatusAsync(other.Client, runId, status => status is not ("queued" or "running"));
+        Assert.Equal("succeeded", run.GetProperty("status").GetString());
+    }
+
+    [Fact]
+    public async Task A_server_killed_during_a_run_leaves_the_data_intact_and_the_run_is_marked_failed_at_the_next_start()
+    {
+        var database = await TestPostgres.CreateDatabaseAsync();
+        using var files = TestFiles.BundledSample();
+        string before;
+        await using (var initial = await ServerProcess.StartAsync(Environment(database, files.Directory)))
+        {
+            Assert.Equal(HttpStatusCode.OK, (await initial.Client.GetAsync("/csv")).StatusCode);
+            before = await ReportAsync(initial.Client);
+        }
+
+        using var streaming = TestFiles.BundledSample();
+        File.Delete(Path.Combine(streaming.Directory, "user_experiments.csv"));
+        var runId = "";
+        await using (var experiments = new Fifo(Path.Combine(streaming.Directory, "user_experiments.csv")))
+        await using (var doomed = await ServerProcess.StartAsync(Environment(database, streaming.Directory)))
+        {
+            using var stop = new CancellationTokenSource();
+            runId = (await (await doomed.Client.PostAsync("/api/etl/runs", null)).ReadJsonAsync()).GetProperty("run_id").GetString()!;
+            await experiments.WaitForReaderAsync();
+            var writer = experiments.StreamAsync(ExperimentsHeader, Experiment, stop.Token);
+            await WaitForRowsReadAsync(doomed.Client, runId, 20_000);
+
+            await doomed.KillAsync();
+            await stop.CancelAsync();
+            await writer;
+        }
+        await WaitForNoLoadLockAsync(database);
+
+        await using var restarted = await ServerProcess.StartAsync(Environment(database, files.Directory));
+        var run = await (await restarted.Client.GetAsync($"/api/etl/runs/{runId}")).ReadJsonAsync();
+        Assert.Equal("failed", run.GetProperty("status").GetString());
+        Assert.Contains("server stopped", run.GetProperty("message").GetString(), StringComparison.Ordinal);
+        Assert.Equal(before, await ReportAsync(restarted.Client));
+    }
+
+    [Fact]
+    public async Task Sigterm_during_a_run_cancels_and_rolls_it_back_and_the_process_exits_within_10_seconds()
+    {
+        var database = await TestPostgres.CreateDatabaseAsync();
+        using var files = TestFiles.BundledSample();
+        string before;
+        await using (var initial = await ServerProcess.StartAsync(Environment(database, files.Directory)))
+        {
+            Assert.Equal(HttpStatusCode.OK, (await initial.Client.GetAsync("/csv")).StatusCode);
+            before = await ReportAsync(initial.Client);
+        }
+
+        using var streaming = TestFiles.BundledSample();
+        File.Delete(Path.Combine(streaming.Directory, "user_experiments.csv"));
+        string runId;
+        await using (var experiments = new Fifo(Path.Combine(streaming.Directory, "user_experiments.csv")))
+        await using (var server = await ServerProcess.StartAsync(Environment(database, streaming.Directory)))
+        {
+            using var stop = new CancellationTokenSource();
+            runId = (await (await server.Client.PostAsync("/api/etl/runs", null)).ReadJsonAsync()).GetProperty("run_id").GetString()!;
+            await experiments.WaitForReaderAsync();
+            var writer = experiments.StreamAsync(ExperimentsHeader, Experiment, stop.Token);
+            await WaitForRowsReadAsync(server.Client, runId, 20_000);
+
+            var exit = await server.TerminateAsync(TimeSpan.FromSeconds(10));
+            await stop.CancelAsync();
+            await writer;
+            Assert.True(exit < TimeSpan.FromSeconds(10), $"exit took {exit}");
+            Assert.Equal(0, server.ExitCode);
+        }
+
+        await using var restarted = await ServerProcess.StartAsync(Environment(database, files.Directory));
+        var run = await (await restarted.Client.GetAsync($"/api/etl/runs/{runId}")).ReadJsonAsync();
+        Assert.Equal("cancelled", run.GetProperty("status").GetString());
+        Assert.Equal(before, await ReportAsync(restarted.Client));
+    }
+
+    [Fact]
+    public async Task The_database_going_away_fails_the_run_cleanly_and_the_service_recovers_without_a_restart()
+    {
+        var cluster = Directory.CreateTempSubdirectory("etl-test-own-pg-").FullName;
+        var script = Path.Combine(TestPostgres.RepositoryRoot(), "scripts", "pg-cluster.sh");
+        var url = (await Shell.RunAsync("bash", script, "start", cluster)).Trim();
+        try
+        {
+            using var files = TestFiles.BundledSample();
+            File.Delete(Path.Combine(files.Directory, "user_experiments.csv"));
+            await using var experiments = new Fifo(Path.Combine(files.Directory, "user_experiments.csv"));
+            await using var server = await ServerProcess.StartAsync(Environment(url, files.Directory));
+            using var stop = new CancellationTokenSource();
+            var runId = (await (await server.Client.PostAsync("/api/etl/runs", null)).ReadJsonAsync()).GetProperty("run_id").GetString()!;
+            await experiments.WaitForReaderAsync();
+            var writer = experiments.StreamAsync(ExperimentsHeader, Experiment, stop.Token);
+            await WaitForRowsReadAsync(server.Client, runId, 20_000);
+
+            await Shell.RunAsync("bash", script, "stop", cluster);
+
+            var run = await WaitForStatusAsync(server.Client, runId, status => status is not ("queued" or "running"));
+            Assert.Equal("failed", run.GetProperty("status").GetString());
+            Assert.Contains("database", run.GetProperty("message").GetString(), StringComparison.OrdinalIgnoreCase);
+            Assert.Equal(HttpStatusCode.ServiceUnavailable, (await server.Client.GetAsync("/readyz")).StatusCode);
+            await stop.CancelAsync();
+            await writer;
+
+            await Shell.RunAsync("bash", script, "resume", cluster);
+            await WaitUntilAsync(async () => (await server.Client.GetAsync("/readyz")).StatusCode == HttpStatusCode.OK);
+            files.Write("user_experiments.csv", File.ReadAllText(Path.Combine(TestPostgres.RepositoryRoot(), "data", "user_experiments.csv")));
+            var next = await server.Client.PostAsync("/api/etl/runs?wait=true", null);
+            Assert.Equal(HttpStatusCode.OK, next.StatusCode);
+            // The failed run's record reached the database once it was back.
+            var listed = (await (await server.Client.GetAsync("/api/etl/runs")).ReadJsonAsync()).GetProperty("runs").EnumerateArray()
+                .Select(r => (r.GetProperty("run_id").GetString(), r.GetProperty("status").GetString())).ToList();
+            Assert.Contains((runId, "failed"), listed);
+        }
+        finally
+        {
+            await Shell.RunAsync("bash", script, "stop", cluster);
+            Directory.Delete(cluster, recursive: true);
+        }
+    }
+
+    static async Task WaitUntilAsync(Func<Task<bool>> condition)
+    {
+        var deadline = DateTime.UtcNow.AddSeconds(30);
+        while (!await condition())
+        {
+            Assert.True(DateTime.UtcNow < deadline, "condition not met within 30 s");
+            await Task.Delay(200);
+        }
+    }
+
+    /// <summary>PostgreSQL notices a killed client's connection a moment later; until then its locks stand.</summary>
+    static async Task WaitForNoLoadLockAsync(string database)
+    {
+        await using var connection = new NpgsqlConnection(database);
+        await connection.OpenAsync();
+        await WaitUntilAsync(async () =>
+        {
+            await using var command = new NpgsqlCommand("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory'", connection);
+            return (long)(await command.ExecuteScalarAsync())! == 0;
+        });
+    }
+}
