@@ -3,6 +3,7 @@
 using ExperimentEtl.Configuration;
 using ExperimentEtl.Endpoints;
 using ExperimentEtl.Storage;
+using Scalar.AspNetCore;
 
 var builder = WebApplication.CreateBuilder(args);
 
@@ -30,8 +31,10 @@ app.UseExceptionHandler();
 app.UseStatusCodePages();
 
 app.MapOpenApi();
+app.MapScalarApiReference("/docs");
 app.MapSeedEndpoints();
 app.MapRunEndpoints();
+app.MapReadEndpoints();
 app.MapHealthEndpoints();
 
 var database = app.Services.GetRequiredService<DatabaseTarget>();

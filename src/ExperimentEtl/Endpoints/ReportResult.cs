@@ -1,5 +1,6 @@
 using System.Reflection;
 using System.Text.Json;
+using ExperimentEtl.Reporting;
 using ExperimentEtl.Storage;
 using Microsoft.AspNetCore.Http.Json;
 using Microsoft.AspNetCore.Http.Metadata;
@@ -23,16 +24,25 @@ public sealed record ReportResponse(
 /// <summary>
 /// Streams the report straight from the database to the response, so a million users cost no more memory than ten.
 /// </summary>
-public sealed class ReportResult : IResult, IEndpointMetadataProvider
+/// <param name="csv">CSV instead of JSON; otherwise chosen by the Accept header.</param>
+public sealed class ReportResult(bool csv = false) : IResult, IEndpointMetadataProvider
 {
     public async Task ExecuteAsync(HttpContext httpContext)
     {
         var services = httpContext.RequestServices;
         var store = services.GetRequiredService<IEtlStore>();
-        var json = services.GetRequiredService<IOptions<JsonOptions>>().Value.SerializerOptions;
         var cancellationToken = httpContext.RequestAborted;
 
         await using var snapshot = await store.OpenReportAsync(cancellationToken);
+        if (csv || WantsCsv(httpContext.Request))
+        {
+            httpContext.Response.ContentType = "text/csv; charset=utf-8";
+            httpContext.Response.Headers.ContentDisposition = "inline; filename=\"report.csv\"";
+            await using var writer = new StreamWriter(httpContext.Response.Body, new System.Text.UTF8Encoding(false), 1 << 16);
+            await ReportCsvWriter.WriteAsync(writer, snapshot.ReadUsersAsync(cancellationToken), cancellationToken);
+            return;
+        }
+        var json = services.GetRequiredService<IOptions<JsonOptions>>().Value.SerializerOptions;
         var summary = snapshot.Summary;
         var response = new ReportResponse(
             Average(summary?.Experiments, summary?.Users),
@@ -47,9 +57,13 @@ public sealed class ReportResult : IResult, IEndpointMetadataProvider
         await JsonSerializer.SerializeAsync(httpContext.Response.Body, response, json, cancellationToken);
     }
 
+    static bool WantsCsv(HttpRequest request) =>
+        request.GetTypedHeaders().Accept is { Count: > 0 } accept &&
+        accept.OrderByDescending(media => media.Quality ?? 1).First().MediaType.Equals("text/csv", StringComparison.OrdinalIgnoreCase);
+
     static double? Average(long? experiments, long? users) =>
-        experiments is { } e && users is { } u ? (u == 0 ? 0 : (double)e / u) : null;
+        experiments is { } e && users is { } u ? Averages.PerUser(e, u) : null;
 
     public static void PopulateMetadata(MethodInfo method, EndpointBuilder builder) =>
-        builder.Metadata.Add(new ProducesResponseTypeMetadata(StatusCodes.Status200OK, typeof(ReportResponse), ["application/json"]));
+        builder.Metadata.Add(new ProducesResponseTypeMetadata(StatusCodes.Status200OK, typeof(ReportResponse), ["application/json", "text/csv"]));
 }

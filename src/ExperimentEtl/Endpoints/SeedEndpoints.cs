@@ -26,7 +26,11 @@ public static class SeedEndpoints
 
         group.MapGet("/report", () => new ReportResult())
             .WithSummary("The per-user report of the current data set")
-            .WithDescription("One entry per user ordered by user id; before any run, a null average and no users.");
+            .WithDescription("One entry per user ordered by user id; before any run, a null average and no users. " +
+                             "CSV with Accept: text/csv.");
+
+        group.MapGet("/report.csv", () => new ReportResult(csv: true))
+            .WithSummary("The report as CSV");
 
         return app;
     }

@@ -4,8 +4,21 @@ namespace ExperimentEtl.Pipeline;
 /// <param name="FavoriteCompoundId">The compound used in most of the user's experiments (ties: the lowest id); null without experiments.</param>
 public readonly record struct UserFeature(int UserId, int ExperimentCount, int? FavoriteCompoundId);
 
+/// <summary>A compound tied for a user's favourite, with the number of the user's experiments that used it.</summary>
+public readonly record struct FavoriteCompound(int UserId, int CompoundId, int Experiments);
+
+/// <summary>How much a compound was used: experiments that listed it, and distinct users who ran those.</summary>
+public readonly record struct CompoundFeature(int CompoundId, long Experiments, int Users);
+
 /// <summary>Everything a run derives from the data, ready to be stored beside it.</summary>
-public sealed class DataSetFeatures(long userCount, long compoundCount, long experimentCount, long activeUserCount, IReadOnlyList<UserFeature> users)
+public sealed class DataSetFeatures(
+    long userCount,
+    long compoundCount,
+    long experimentCount,
+    long activeUserCount,
+    IReadOnlyList<UserFeature> users,
+    IReadOnlyList<FavoriteCompound> favorites,
+    IReadOnlyList<CompoundFeature> compounds)
 {
     public long UserCount { get; } = userCount;
 
@@ -17,6 +30,12 @@ public sealed class DataSetFeatures(long userCount, long compoundCount, long exp
     public long ActiveUserCount { get; } = activeUserCount;
 
     public IReadOnlyList<UserFeature> Users { get; } = users;
+
+    /// <summary>Every compound tied for each user's favourite (the favourite itself included).</summary>
+    public IReadOnlyList<FavoriteCompound> Favorites { get; } = favorites;
+
+    /// <summary>Usage of the compounds that experiments listed; unused compounds are absent.</summary>
+    public IReadOnlyList<CompoundFeature> Compounds { get; } = compounds;
 }
 
 /// <summary>
@@ -81,6 +100,19 @@ public sealed class FeatureAccumulator
                 bestCompound[index] = compoundId;
             }
         }
+        var favorites = new List<FavoriteCompound>(userCount);
+        var compounds = new Dictionary<int, (long Experiments, int Users)>();
+        foreach (var (key, count) in _pairCounts)
+        {
+            var index = (int)(key >> 32);
+            var compoundId = (int)(uint)key;
+            if (count == bestCount[index])
+            {
+                favorites.Add(new FavoriteCompound(_userIds[index], compoundId, count));
+            }
+            ref var usage = ref System.Runtime.InteropServices.CollectionsMarshal.GetValueRefOrAddDefault(compounds, compoundId, out _);
+            usage = (usage.Experiments + count, usage.Users + 1);
+        }
         var users = new UserFeature[userCount];
         long active = 0;
         for (var i = 0; i < userCount; i++)
@@ -92,6 +124,7 @@ public sealed class FeatureAccumulator
             }
             users[i] = new UserFeature(_userIds[i], experiments, experiments > 0 ? bestCompound[i] : null);
         }
-        return new DataSetFeatures(userCount, compoundCount, ExperimentCount, active, users);
+        return new DataSetFeatures(userCount, compoundCount, ExperimentCount, active, users, favorites,
+            [.. compounds.Select(c => new CompoundFeature(c.Key, c.Value.Experiments, c.Value.Users))]);
     }
 }

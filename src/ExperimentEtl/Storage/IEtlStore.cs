@@ -53,6 +53,9 @@ public interface IEtlStore
     /// <summary>The rows a lenient run skipped, in file order, after sequence number <paramref name="after"/>.</summary>
     Task<IReadOnlyList<StoredReject>> ListRejectsAsync(Guid runId, int limit, long after, CancellationToken cancellationToken);
 
+    /// <summary>An open connection for the read model's queries (which both databases run alike).</summary>
+    Task<System.Data.Common.DbConnection> OpenReadConnectionAsync(CancellationToken cancellationToken);
+
     /// <summary>Opens a consistent snapshot of the current report: summary and users from the same data set.</summary>
     Task<IReportSnapshot> OpenReportAsync(CancellationToken cancellationToken);
 }

@@ -25,6 +25,8 @@ public sealed partial class PostgresEtlStore(NpgsqlDataSource dataSource) : IEtl
         new("experiments", "experiment_id integer NOT NULL, user_id integer NOT NULL, compound_ids integer[] NOT NULL, run_time integer NOT NULL",
             "experiment_id", ["user_id"]),
         new("user_features", "user_id integer NOT NULL, experiment_count integer NOT NULL, fav_compound_id integer", "user_id", []),
+        new("user_favorites", "user_id integer NOT NULL, compound_id integer NOT NULL, experiments integer NOT NULL", "user_id, compound_id", []),
+        new("compound_features", "compound_id integer NOT NULL, experiments bigint NOT NULL, users integer NOT NULL", "compound_id", []),
     ];
 
     const string FixedTables = """
@@ -51,7 +53,8 @@ public sealed partial class PostgresEtlStore(NpgsqlDataSource dataSource) : IEtl
         ORDER BY u.user_id
         """;
 
-    static readonly string[] TableNames = ["users", "compounds", "experiments", "user_features", "dataset", "runs", "rejects"];
+    static readonly string[] TableNames =
+        ["users", "compounds", "experiments", "user_features", "user_favorites", "compound_features", "dataset", "runs", "rejects"];
 
     public string Provider => "postgresql";
 
@@ -102,6 +105,9 @@ public sealed partial class PostgresEtlStore(NpgsqlDataSource dataSource) : IEtl
             throw;
         }
     }
+
+    public async Task<System.Data.Common.DbConnection> OpenReadConnectionAsync(CancellationToken cancellationToken) =>
+        await dataSource.OpenConnectionAsync(cancellationToken);
 
     public async Task<IReportSnapshot> OpenReportAsync(CancellationToken cancellationToken)
     {
@@ -228,6 +234,37 @@ public sealed partial class PostgresEtlStore(NpgsqlDataSource dataSource) : IEtl
                 foreach (var feature in features.Users)
                 {
                     writer.Write(feature);
+                }
+                writer.Complete();
+            }
+
+            using (var writer = new CopyWriter<FavoriteCompound>(_connection,
+                "COPY user_favorites_next (user_id, compound_id, experiments) FROM STDIN (FORMAT BINARY)",
+                static (importer, f) =>
+                {
+                    importer.Write(f.UserId, NpgsqlDbType.Integer);
+                    importer.Write(f.CompoundId, NpgsqlDbType.Integer);
+                    importer.Write(f.Experiments, NpgsqlDbType.Integer);
+                }))
+            {
+                foreach (var favorite in features.Favorites)
+                {
+                    writer.Write(favorite);
+                }
+                writer.Complete();
+            }
+            using (var writer = new CopyWriter<CompoundFeature>(_connection,
+                "COPY compound_features_next (compound_id, experiments, users) FROM STDIN (FORMAT BINARY)",
+                static (importer, c) =>
+                {
+                    importer.Write(c.CompoundId, NpgsqlDbType.Integer);
+                    importer.Write(c.Experiments, NpgsqlDbType.Bigint);
+                    importer.Write(c.Users, NpgsqlDbType.Integer);
+                }))
+            {
+                foreach (var compound in features.Compounds)
+                {
+                    writer.Write(compound);
                 }
                 writer.Complete();
             }

@@ -27,6 +27,11 @@ public sealed partial class SqliteEtlStore : IEtlStore, IDisposable
             PRIMARY KEY (experiment_id, compound_id)) WITHOUT ROWID;
         CREATE TABLE IF NOT EXISTS user_features (
             user_id INTEGER PRIMARY KEY, experiment_count INTEGER NOT NULL, fav_compound_id INTEGER);
+        CREATE TABLE IF NOT EXISTS user_favorites (
+            user_id INTEGER NOT NULL, compound_id INTEGER NOT NULL, experiments INTEGER NOT NULL,
+            PRIMARY KEY (user_id, compound_id)) WITHOUT ROWID;
+        CREATE TABLE IF NOT EXISTS compound_features (
+            compound_id INTEGER PRIMARY KEY, experiments INTEGER NOT NULL, users INTEGER NOT NULL);
         CREATE TABLE IF NOT EXISTS dataset (
             id INTEGER PRIMARY KEY CHECK (id = 1), run_id TEXT, loaded_at TEXT NOT NULL,
             users INTEGER NOT NULL, experiments INTEGER NOT NULL, compounds INTEGER NOT NULL, active_users INTEGER NOT NULL);
@@ -107,8 +112,8 @@ public sealed partial class SqliteEtlStore : IEtlStore, IDisposable
         {
             using var connection = Open();
             using var command = connection.CreateCommand();
-            command.CommandText = "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name IN ('users', 'compounds', 'experiments', 'user_features', 'dataset', 'runs', 'rejects')";
-            return Task.FromResult(Convert.ToInt32(command.ExecuteScalar(), CultureInfo.InvariantCulture) == 7);
+            command.CommandText = "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name IN ('users', 'compounds', 'experiments', 'user_features', 'user_favorites', 'compound_features', 'dataset', 'runs', 'rejects')";
+            return Task.FromResult(Convert.ToInt32(command.ExecuteScalar(), CultureInfo.InvariantCulture) == 9);
         }
         catch (SqliteException)
         {
@@ -117,6 +122,9 @@ public sealed partial class SqliteEtlStore : IEtlStore, IDisposable
     }
 
     public IDataSetLoad BeginLoad() => new SqliteLoad(Open());
+
+    public Task<System.Data.Common.DbConnection> OpenReadConnectionAsync(CancellationToken cancellationToken) =>
+        Task.FromResult<System.Data.Common.DbConnection>(Open());
 
     public async Task<IReportSnapshot> OpenReportAsync(CancellationToken cancellationToken)
     {
@@ -172,7 +180,7 @@ public sealed partial class SqliteEtlStore : IEtlStore, IDisposable
         {
             Execute(_connection, """
                 DELETE FROM users; DELETE FROM compounds; DELETE FROM experiments; DELETE FROM experiment_compounds;
-                DELETE FROM user_features; DELETE FROM dataset;
+                DELETE FROM user_features; DELETE FROM user_favorites; DELETE FROM compound_features; DELETE FROM dataset;
                 """, _transaction);
             return new Writer<UserRow>(_connection, _transaction,
                 "INSERT INTO users (user_id, name, email, signup_date) VALUES ($1, $2, $3, $4)", 4,
@@ -227,6 +235,34 @@ public sealed partial class SqliteEtlStore : IEtlStore, IDisposable
                 foreach (var feature in features.Users)
                 {
                     writer.Write(feature);
+                }
+            }
+            using (var writer = new Writer<FavoriteCompound>(_connection, _transaction,
+                "INSERT INTO user_favorites (user_id, compound_id, experiments) VALUES ($1, $2, $3)", 3,
+                static (p, f) =>
+                {
+                    p[0].Value = f.UserId;
+                    p[1].Value = f.CompoundId;
+                    p[2].Value = f.Experiments;
+                }))
+            {
+                foreach (var favorite in features.Favorites)
+                {
+                    writer.Write(favorite);
+                }
+            }
+            using (var writer = new Writer<CompoundFeature>(_connection, _transaction,
+                "INSERT INTO compound_features (compound_id, experiments, users) VALUES ($1, $2, $3)", 3,
+                static (p, c) =>
+                {
+                    p[0].Value = c.CompoundId;
+                    p[1].Value = c.Experiments;
+                    p[2].Value = c.Users;
+                }))
+            {
+                foreach (var compound in features.Compounds)
+                {
+                    writer.Write(compound);
                 }
             }
             using (var command = _connection.CreateCommand())

@@ -1,0 +1,216 @@
+using System.Data.Common;
+using ExperimentEtl.Pipeline;
+
+namespace ExperimentEtl.Storage;
+
+/// <summary>A compound as seen from a user or a ranking, with the number of experiments behind the figure.</summary>
+public sealed record CompoundRef(int CompoundId, string Name, string Structure, long Experiments);
+
+/// <summary>A user with the derived features.</summary>
+/// <param name="FavoriteCompound">The favourite (ties: the lowest compound id); null without experiments.</param>
+/// <param name="TiedFavorites">Every compound tied for favourite, the favourite included, by id.</param>
+public sealed record UserDetail(
+    int UserId, string Name, string Email, DateOnly SignupDate, int TotalExperiments, CompoundRef? FavoriteCompound, IReadOnlyList<CompoundRef> TiedFavorites);
+
+/// <summary>A compound with how much it was used.</summary>
+public sealed record CompoundDetail(int CompoundId, string Name, string Structure, long Experiments, int Users);
+
+public sealed record UserRank(int UserId, string Name, int Experiments);
+
+/// <summary>How many users ran exactly <paramref name="Experiments"/> experiments.</summary>
+public sealed record HistogramBin(int Experiments, long Users);
+
+/// <summary>The headline figures of the current data set; counts are 0 and averages null before any run.</summary>
+public sealed record DataSummary(
+    long Users,
+    long Experiments,
+    long Compounds,
+    double? AverageExperimentCount,
+    double? AverageExperimentCountActiveUsers,
+    DateTimeOffset? LoadedAt,
+    IReadOnlyList<CompoundDetail> TopCompounds,
+    IReadOnlyList<UserRank> TopUsers,
+    IReadOnlyList<HistogramBin> ExperimentsPerUser,
+    RunRecord? LastRun);
+
+/// <summary>
+/// The read side of the API, in SQL that PostgreSQL and SQLite both run. Pages are keyed by id, so page 10,000 of a
+/// million users costs what page 1 costs.
+/// </summary>
+public sealed class ReadModel(IEtlStore store)
+{
+    const string UsersPage = """
+        WITH page AS (
+            SELECT u.user_id, u.name, u.email, u.signup_date, f.experiment_count
+            FROM users u JOIN user_features f ON f.user_id = u.user_id
+            WHERE u.user_id > $1 AND (CAST($2 AS TEXT) IS NULL OR lower(u.name) LIKE CAST($2 AS TEXT) ESCAPE '\')
+            ORDER BY u.user_id
+            LIMIT $3)
+        SELECT p.user_id, p.name, p.email, p.signup_date, p.experiment_count, fav.compound_id, c.name, c.structure, fav.experiments
+        FROM page p
+        LEFT JOIN user_favorites fav ON fav.user_id = p.user_id
+        LEFT JOIN compounds c ON c.compound_id = fav.compound_id
+        ORDER BY p.user_id, fav.compound_id
+        """;
+
+    const string CompoundsPage = """
+        SELECT c.compound_id, c.name, c.structure, COALESCE(cf.experiments, 0), COALESCE(cf.users, 0)
+        FROM compounds c LEFT JOIN compound_features cf ON cf.compound_id = c.compound_id
+        WHERE c.compound_id > $1
+        ORDER BY c.compound_id
+        LIMIT $2
+        """;
+
+    const string TopCompounds = """
+        SELECT c.compound_id, c.name, c.structure, cf.experiments, cf.users
+        FROM compound_features cf JOIN compounds c ON c.compound_id = cf.compound_id
+        ORDER BY cf.experiments DESC, c.compound_id
+        LIMIT $1
+        """;
+
+    const string TopUsers = """
+        SELECT u.user_id, u.name, f.experiment_count
+        FROM user_features f JOIN users u ON u.user_id = f.user_id
+        ORDER BY f.experiment_count DESC, f.user_id
+        LIMIT $1
+        """;
+
+    public async Task<IReadOnlyList<UserDetail>> ListUsersAsync(int limit, int after, string? nameContains, CancellationToken cancellationToken)
+    {
+        var pattern = string.IsNullOrWhiteSpace(nameContains) ? null : "%" + EscapeLike(nameContains.Trim().ToLowerInvariant()) + "%";
+        await using var connection = await store.OpenReadConnectionAsync(cancellationToken);
+        await using var command = Command(connection, UsersPage, after, pattern, limit);
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        var users = new List<UserDetail>();
+        var ties = new List<CompoundRef>();
+        UserDetail? current = null;
+        while (await reader.ReadAsync(cancellationToken))
+        {
+            var userId = reader.GetInt32(0);
+            if (current?.UserId != userId)
+            {
+                Flush();
+                current = new UserDetail(userId, reader.GetString(1), reader.GetString(2), reader.GetFieldValue<DateOnly>(3), reader.GetInt32(4), null, []);
+            }
+            if (!reader.IsDBNull(5))
+            {
+                ties.Add(new CompoundRef(reader.GetInt32(5), reader.GetString(6), reader.GetString(7), reader.GetInt64(8)));
+            }
+        }
+        Flush();
+        return users;
+
+        void Flush()
+        {
+            if (current is not null)
+            {
+                users.Add(current with { FavoriteCompound = ties.Count > 0 ? ties[0] : null, TiedFavorites = [.. ties] });
+                ties.Clear();
+            }
+        }
+    }
+
+    public async Task<UserDetail?> GetUserAsync(int userId, CancellationToken cancellationToken)
+    {
+        if (userId <= int.MinValue)
+        {
+            return null;
+        }
+        var page = await ListUsersAsync(1, userId - 1, null, cancellationToken);
+        return page is [{ } user] && user.UserId == userId ? user : null;
+    }
+
+    public async Task<IReadOnlyList<CompoundDetail>> ListCompoundsAsync(int limit, int after, CancellationToken cancellationToken)
+    {
+        await using var connection = await store.OpenReadConnectionAsync(cancellationToken);
+        return await ReadCompoundsAsync(Command(connection, CompoundsPage, after, limit), cancellationToken);
+    }
+
+    public async Task<DataSummary> GetSummaryAsync(CancellationToken cancellationToken)
+    {
+        await using var connection = await store.OpenReadConnectionAsync(cancellationToken);
+        long users = 0, experiments = 0, compounds = 0, active = 0;
+        DateTimeOffset? loadedAt = null;
+        await using (var command = Command(connection, "SELECT users, experiments, compounds, active_users, loaded_at FROM dataset"))
+        await using (var reader = await command.ExecuteReaderAsync(cancellationToken))
+        {
+            if (await reader.ReadAsync(cancellationToken))
+            {
+                (users, experiments, compounds, active) = (reader.GetInt64(0), reader.GetInt64(1), reader.GetInt64(2), reader.GetInt64(3));
+                loadedAt = reader.GetFieldValue<DateTimeOffset>(4);
+            }
+        }
+        var topCompounds = await ReadCompoundsAsync(Command(connection, TopCompounds, 10), cancellationToken);
+        var topUsers = new List<UserRank>();
+        await using (var command = Command(connection, TopUsers, 20))
+        await using (var reader = await command.ExecuteReaderAsync(cancellationToken))
+        {
+            while (await reader.ReadAsync(cancellationToken))
+            {
+                topUsers.Add(new UserRank(reader.GetInt32(0), reader.GetString(1), reader.GetInt32(2)));
+            }
+        }
+        // Exact counts per number of experiments: a few thousand values even at millions of users, binned by the reader.
+        var histogram = new List<HistogramBin>();
+        await using (var command = Command(connection, "SELECT experiment_count, count(*) FROM user_features GROUP BY experiment_count ORDER BY experiment_count"))
+        await using (var reader = await command.ExecuteReaderAsync(cancellationToken))
+        {
+            while (await reader.ReadAsync(cancellationToken))
+            {
+                histogram.Add(new HistogramBin(reader.GetInt32(0), reader.GetInt64(1)));
+            }
+        }
+        var lastRun = await store.ListRunsAsync(1, null, cancellationToken) is [var newest, ..] ? newest : null;
+        return new DataSummary(users, experiments, compounds,
+            loadedAt is null ? null : Averages.PerUser(experiments, users),
+            loadedAt is null ? null : Averages.PerUser(experiments, active),
+            loadedAt, topCompounds, topUsers, histogram, lastRun);
+    }
+
+    static async Task<IReadOnlyList<CompoundDetail>> ReadCompoundsAsync(DbCommand command, CancellationToken cancellationToken)
+    {
+        await using (command)
+        {
+            await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+            var compounds = new List<CompoundDetail>();
+            while (await reader.ReadAsync(cancellationToken))
+            {
+                compounds.Add(new CompoundDetail(reader.GetInt32(0), reader.GetString(1), reader.GetString(2), reader.GetInt64(3), reader.GetInt32(4)));
+            }
+            return compounds;
+        }
+    }
+
+    /// <summary>A command with positional parameters <c>$1, $2, …</c>, which both databases understand.</summary>
+    static DbCommand Command(DbConnection connection, string sql, params object?[] values)
+    {
+        var command = connection.CreateCommand();
+        command.CommandText = sql;
+        for (var i = 0; i < values.Length; i++)
+        {
+            var parameter = command.CreateParameter();
+            // Npgsql binds $n by position (unnamed); SQLite binds $n by name.
+            if (connection is Microsoft.Data.Sqlite.SqliteConnection)
+            {
+                parameter.ParameterName = "$" + (i + 1).ToString(System.Globalization.CultureInfo.InvariantCulture);
+            }
+            parameter.Value = values[i] ?? DBNull.Value;
+            if (values[i] is null)
+            {
+                parameter.DbType = System.Data.DbType.String;
+            }
+            command.Parameters.Add(parameter);
+        }
+        return command;
+    }
+
+    static string EscapeLike(string text) => text.Replace("\\", "\\\\", StringComparison.Ordinal)
+        .Replace("%", "\\%", StringComparison.Ordinal).Replace("_", "\\_", StringComparison.Ordinal);
+}
+
+/// <summary>The averages of the report, defined once.</summary>
+public static class Averages
+{
+    /// <summary>Experiments per user; 0 when there are no users to divide by.</summary>
+    public static double PerUser(long experiments, long users) => users == 0 ? 0 : (double)experiments / users;
+}

@@ -1,0 +1,121 @@
+using System.Net;
+using System.Net.Http.Headers;
+using ExperimentEtl.Tests.Infrastructure;
+
+namespace ExperimentEtl.Tests.Http;
+
+/// <summary>The read API, the CSV report and the API documentation.</summary>
+public sealed class ReadApiTests
+{
+    public static TheoryData<Backend> Backends => [Backend.Sqlite, Backend.Postgres];
+
+    // Ann ties compounds 1 and 2 (one experiment each) and repeats 2 inside one experiment; Ben has none; Cy has one.
+    static TestFiles TieData() => new(
+        users: "user_id,name,email,signup_date\n1,Ann,ann@x,2024-01-02\n2,Ben,ben@x,2024-01-03\n3,Cy,cy@x,2024-01-04",
+        compounds: "compound_id,compound_name,compound_structure\n1,Alpha,C1\n2,Beta,C2\n3,Gamma,C3",
+        experiments: "experiment_id,user_id,experiment_compound_ids,experiment_run_time\n1,1,2;2,5\n2,1,1,5\n3,3,2;3,5");
+
+    [Theory]
+    [MemberData(nameof(Backends))]
+    public async Task Users_page_by_id_with_their_favourite_and_every_tie(Backend backend)
+    {
+        using var files = TieData();
+        await using var app = await EtlAppFactory.CreateAsync(backend, files.Directory);
+        var client = app.CreateClient();
+        Assert.Equal(HttpStatusCode.OK, (await client.GetAsync("/csv")).StatusCode);
+
+        var first = await (await client.GetAsync("/api/users?limit=2")).ReadJsonAsync();
+        var users = first.GetProperty("users").EnumerateArray().ToList();
+        Assert.Equal([1, 2], users.Select(u => u.GetProperty("user_id").GetInt32()));
+        var ann = users[0];
+        Assert.Equal(("2024-01-02", 2), (ann.GetProperty("signup_date").GetString(), ann.GetProperty("total_experiments").GetInt32()));
+        Assert.Equal(("Alpha", 1L), (ann.GetProperty("favorite_compound").GetProperty("name").GetString(), ann.GetProperty("favorite_compound").GetProperty("experiments").GetInt64()));
+        Assert.Equal([1, 2], ann.GetProperty("tied_favorites").EnumerateArray().Select(c => c.GetProperty("compound_id").GetInt32()));
+        Assert.Equal(System.Text.Json.JsonValueKind.Null, users[1].GetProperty("favorite_compound").ValueKind);
+        Assert.Empty(users[1].GetProperty("tied_favorites").EnumerateArray());
+
+        var second = await (await client.GetAsync(first.GetProperty("next").GetString())).ReadJsonAsync();
+        Assert.Equal([3], second.GetProperty("users").EnumerateArray().Select(u => u.GetProperty("user_id").GetInt32()));
+
+        var search = await (await client.GetAsync("/api/users?q=BE")).ReadJsonAsync();
+        Assert.Equal(["Ben"], search.GetProperty("users").EnumerateArray().Select(u => u.GetProperty("name").GetString()));
+        var wildcard = await (await client.GetAsync("/api/users?q=%25")).ReadJsonAsync();
+        Assert.Empty(wildcard.GetProperty("users").EnumerateArray());
+
+        Assert.Equal("Cy", (await (await client.GetAsync("/api/users/3")).ReadJsonAsync()).GetProperty("name").GetString());
+        var missing = await client.GetAsync("/api/users/99");
+        Assert.Equal(HttpStatusCode.NotFound, missing.StatusCode);
+        Assert.Equal("application/problem+json", missing.Content.Headers.ContentType?.MediaType);
+        Assert.Equal(HttpStatusCode.BadRequest, (await client.GetAsync("/api/users?limit=0")).StatusCode);
+    }
+
+    [Theory]
+    [MemberData(nameof(Backends))]
+    public async Task Compounds_and_summary_count_experiments_and_distinct_users(Backend backend)
+    {
+        using var files = TieData();
+        await using var app = await EtlAppFactory.CreateAsync(backend, files.Directory);
+        var client = app.CreateClient();
+        var empty = await (await client.GetAsync("/api/summary")).ReadJsonAsync();
+        Assert.Equal((0L, System.Text.Json.JsonValueKind.Null), (empty.GetProperty("users").GetInt64(), empty.GetProperty("average_experiment_count").ValueKind));
+        Assert.Equal(HttpStatusCode.OK, (await client.GetAsync("/csv")).StatusCode);
+
+        var compounds = (await (await client.GetAsync("/api/compounds")).ReadJsonAsync()).GetProperty("compounds").EnumerateArray()
+            .Select(c => (c.GetProperty("name").GetString(), c.GetProperty("experiments").GetInt64(), c.GetProperty("users").GetInt32())).ToList();
+        Assert.Equal([("Alpha", 1L, 1), ("Beta", 2L, 2), ("Gamma", 1L, 1)], compounds);
+
+        var summary = await (await client.GetAsync("/api/summary")).ReadJsonAsync();
+        Assert.Equal((3L, 3L, 3L), (summary.GetProperty("users").GetInt64(), summary.GetProperty("experiments").GetInt64(), summary.GetProperty("compounds").GetInt64()));
+        Assert.Equal(1.0, summary.GetProperty("average_experiment_count").GetDouble(), 10);
+        Assert.Equal(1.5, summary.GetProperty("average_experiment_count_active_users").GetDouble(), 10);
+        Assert.Equal("Beta", summary.GetProperty("top_compounds")[0].GetProperty("name").GetString());
+        Assert.Equal(("Ann", 2), (summary.GetProperty("top_users")[0].GetProperty("name").GetString(), summary.GetProperty("top_users")[0].GetProperty("experiments").GetInt32()));
+        Assert.Equal([(0, 1L), (1, 1L), (2, 1L)], summary.GetProperty("experiments_per_user").EnumerateArray()
+            .Select(b => (b.GetProperty("experiments").GetInt32(), b.GetProperty("users").GetInt64())));
+        Assert.Equal("succeeded", summary.GetProperty("last_run").GetProperty("status").GetString());
+    }
+
+    [Fact]
+    public async Task The_report_is_also_csv()
+    {
+        using var files = new TestFiles(users: "user_id,name,email,signup_date\n1,\"Doe, Jane\",j@x,2024-01-02\n2,=cmd,k@x,2024-01-02",
+            experiments: "experiment_id,user_id,experiment_compound_ids,experiment_run_time\n1,1,2,5");
+        await using var app = await EtlAppFactory.CreateAsync(Backend.Sqlite, files.Directory);
+        var client = app.CreateClient();
+        Assert.Equal(HttpStatusCode.OK, (await client.GetAsync("/csv")).StatusCode);
+
+        var csv = await client.GetAsync("/report.csv");
+        Assert.Equal("text/csv", csv.Content.Headers.ContentType?.MediaType);
+        Assert.Equal("user_id,name,email,count,fav_compound,fav_compound_id\r\n1,\"Doe, Jane\",j@x,1,Compound B,2\r\n2,'=cmd,k@x,0,,\r\n",
+            await csv.Content.ReadAsStringAsync());
+
+        using var request = new HttpRequestMessage(HttpMethod.Get, "/report");
+        request.Headers.Accept.Add(new MediaTypeWithQualityHeaderValue("text/csv"));
+        var negotiated = await client.SendAsync(request);
+        Assert.Equal("text/csv", negotiated.Content.Headers.ContentType?.MediaType);
+        Assert.Equal("application/json", (await client.GetAsync("/report")).Content.Headers.ContentType?.MediaType);
+    }
+
+    [Fact]
+    public async Task The_openapi_document_describes_every_endpoint_and_the_docs_page_serves_it()
+    {
+        using var files = TestFiles.BundledSample();
+        await using var app = await EtlAppFactory.CreateAsync(Backend.Sqlite, files.Directory);
+        var client = app.CreateClient();
+        var document = await (await client.GetAsync("/openapi/v1.json")).ReadJsonAsync();
+        var paths = document.GetProperty("paths");
+        foreach (var path in new[] { "/api/users", "/api/users/{userId}", "/api/compounds", "/api/summary", "/api/etl/runs", "/api/etl/runs/{runId}",
+                     "/api/etl/runs/{runId}/rejects", "/report.csv" })
+        {
+            Assert.True(paths.TryGetProperty(path, out _), path);
+        }
+        var users = paths.GetProperty("/api/users").GetProperty("get");
+        Assert.Contains(users.GetProperty("parameters").EnumerateArray(), p => p.GetProperty("name").GetString() == "limit");
+        Assert.True(users.GetProperty("responses").TryGetProperty("400", out _));
+        Assert.True(paths.GetProperty("/api/etl/runs").GetProperty("post").GetProperty("responses").TryGetProperty("409", out _));
+
+        var docs = await client.GetAsync("/docs/");
+        Assert.Equal(HttpStatusCode.OK, docs.StatusCode);
+        Assert.Contains("openapi/v1.json", await docs.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+    }
+}
