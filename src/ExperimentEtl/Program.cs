@@ -29,6 +29,9 @@ var app = builder.Build();
 
 app.UseExceptionHandler();
 app.UseStatusCodePages();
+// The dashboard: plain static files in wwwroot, index.html at /.
+app.UseDefaultFiles();
+app.UseStaticFiles();
 
 app.MapOpenApi();
 app.MapScalarApiReference("/docs");
