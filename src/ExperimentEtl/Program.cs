@@ -1,9 +1,17 @@
 // ExperimentEtl: loads users, compounds and experiments from CSV files into a database,
 // derives per-user features and serves them (seed-compatible endpoints plus health probes).
+using ExperimentEtl.Cli;
 using ExperimentEtl.Configuration;
 using ExperimentEtl.Endpoints;
 using ExperimentEtl.Storage;
 using Scalar.AspNetCore;
+
+// The command-line tool (etl, report; see Cli/) shares this executable. Anything else, and `serve`, runs the web service.
+if (CliApp.Handles(args))
+{
+    return await CliApp.RunAsync(args);
+}
+args = CliApp.ServeArguments(args);
 
 var builder = WebApplication.CreateBuilder(args);
 
