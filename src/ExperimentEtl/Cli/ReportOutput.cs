@@ -1,7 +1,6 @@
 using System.Globalization;
 using System.Text;
 using System.Text.Json;
-using ExperimentEtl.Endpoints;
 using ExperimentEtl.Reporting;
 using ExperimentEtl.Storage;
 using Spectre.Console;
@@ -44,24 +43,14 @@ static class ReportOutput
     /// <summary>The JSON of GET /report: the same record, serialized with the service's JSON settings.</summary>
     static async Task WriteJsonAsync(IReportSnapshot snapshot, JsonSerializerOptions json, CancellationToken cancellationToken)
     {
-        var summary = snapshot.Summary;
-        var response = new ReportResponse(
-            Average(summary?.Experiments, summary?.Users),
-            snapshot.ReadUsersAsync(cancellationToken),
-            Average(summary?.Experiments, summary?.ActiveUsers),
-            summary?.Users ?? 0,
-            summary?.Experiments ?? 0,
-            summary?.Compounds ?? 0,
-            summary?.RunId,
-            summary?.LoadedAt);
+        var response = ReportResponse.From(snapshot, cancellationToken);
         await using var stdout = Console.OpenStandardOutput();
         await JsonSerializer.SerializeAsync(stdout, response, json, cancellationToken);
         await stdout.WriteAsync("\n"u8.ToArray(), cancellationToken);
     }
 
     // As ReportResult computes them for GET /report.
-    static double? Average(long? experiments, long? users) =>
-        experiments is { } e && users is { } u ? Averages.PerUser(e, u) : null;
+    static double Average(long experiments, long users) => Averages.PerUser(experiments, users);
 
     /// <summary>The CSV of GET /report.csv (<see cref="ReportCsvWriter"/>): RFC 4180, UTF-8, one user a line.</summary>
     static async Task WriteCsvAsync(IReportSnapshot snapshot, CancellationToken cancellationToken)
@@ -116,7 +105,7 @@ static class ReportOutput
 
     static string Count(long count, string noun) => Invariant($"{count:N0} {noun}{(count == 1 ? "" : "s")}");
 
-    static string Format(double? value) => value?.ToString("0.###", CultureInfo.InvariantCulture) ?? "-";
+    static string Format(double value) => value.ToString("0.###", CultureInfo.InvariantCulture);
 
     static string Invariant(FormattableString text) => text.ToString(CultureInfo.InvariantCulture);
 }

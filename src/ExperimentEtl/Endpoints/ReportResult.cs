@@ -8,19 +8,6 @@ using Microsoft.Extensions.Options;
 
 namespace ExperimentEtl.Endpoints;
 
-/// <summary>The seed's report shape, with extra figures after the seed's own fields.</summary>
-/// <param name="AverageExperimentCount">Experiments ÷ all users in users.csv; null before any run.</param>
-/// <param name="AverageExperimentCountActiveUsers">The seed's figure: experiments ÷ users with at least one experiment.</param>
-public sealed record ReportResponse(
-    double? AverageExperimentCount,
-    IAsyncEnumerable<UserReport> UserReports,
-    double? AverageExperimentCountActiveUsers,
-    long UserCount,
-    long ExperimentCount,
-    long CompoundCount,
-    Guid? RunId,
-    DateTimeOffset? LoadedAt);
-
 /// <summary>
 /// Streams the report straight from the database to the response, so a million users cost no more memory than ten.
 /// </summary>
@@ -43,16 +30,7 @@ public sealed class ReportResult(bool csv = false) : IResult, IEndpointMetadataP
             return;
         }
         var json = services.GetRequiredService<IOptions<JsonOptions>>().Value.SerializerOptions;
-        var summary = snapshot.Summary;
-        var response = new ReportResponse(
-            Average(summary?.Experiments, summary?.Users),
-            snapshot.ReadUsersAsync(cancellationToken),
-            Average(summary?.Experiments, summary?.ActiveUsers),
-            summary?.Users ?? 0,
-            summary?.Experiments ?? 0,
-            summary?.Compounds ?? 0,
-            summary?.RunId,
-            summary?.LoadedAt);
+        var response = ReportResponse.From(snapshot, cancellationToken);
         httpContext.Response.ContentType = "application/json; charset=utf-8";
         await JsonSerializer.SerializeAsync(httpContext.Response.Body, response, json, cancellationToken);
     }
@@ -60,9 +38,6 @@ public sealed class ReportResult(bool csv = false) : IResult, IEndpointMetadataP
     static bool WantsCsv(HttpRequest request) =>
         request.GetTypedHeaders().Accept is { Count: > 0 } accept &&
         accept.OrderByDescending(media => media.Quality ?? 1).First().MediaType.Equals("text/csv", StringComparison.OrdinalIgnoreCase);
-
-    static double? Average(long? experiments, long? users) =>
-        experiments is { } e && users is { } u ? Averages.PerUser(e, u) : null;
 
     public static void PopulateMetadata(MethodInfo method, EndpointBuilder builder) =>
         builder.Metadata.Add(new ProducesResponseTypeMetadata(StatusCodes.Status200OK, typeof(ReportResponse), ["application/json", "text/csv"]));
