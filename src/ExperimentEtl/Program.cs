@@ -13,7 +13,8 @@ if (CliApp.Handles(args))
 }
 args = CliApp.ServeArguments(args);
 
-var builder = WebApplication.CreateBuilder(args);
+// Content (appsettings.json, the dashboard in wwwroot) is found next to the executable, whatever the working folder.
+var builder = WebApplication.CreateBuilder(new WebApplicationOptions { Args = args, ContentRootPath = AppContext.BaseDirectory });
 
 // Port 8000 like the seed, unless ASPNETCORE_URLS, ASPNETCORE_HTTP_PORTS or --urls say otherwise.
 // Loopback by default; the container listens on all interfaces through ASPNETCORE_HTTP_PORTS.

@@ -131,7 +131,7 @@ public static class EtlPipeline
             {
                 Status = RunStatus.Failed,
                 FinishedAt = clock.GetUtcNow(),
-                Files = files,
+                Files = [.. files.Select(f => f with { RowsLoaded = 0 })], // Nothing of a failed run is loaded.
                 ErrorCount = errors.Count,
                 Errors = errors.Kept,
                 RejectedCount = errors.RejectedCount,
