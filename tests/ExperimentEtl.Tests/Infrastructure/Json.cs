@@ -1,4 +1,3 @@
-using System.Net.Http.Json;
 using System.Text.Json;
 
 namespace ExperimentEtl.Tests.Infrastructure;
@@ -18,8 +17,4 @@ public static class Json
             throw new Xunit.Sdk.XunitException($"HTTP {(int)response.StatusCode}: not JSON: {body}");
         }
     }
-
-    public static Task<HttpResponseMessage> GetOkAsync(this HttpClient client, string path) => client.GetAsync(path);
-
-    public static JsonContent Body(object value) => JsonContent.Create(value);
 }

@@ -199,24 +199,19 @@ public sealed partial class PostgresEtlStore(NpgsqlDataSource dataSource) : IEtl
 
         public void Commit(DataSetFeatures features, RunRecord run, IReadOnlyList<RejectedRow> rejects)
         {
-            if (rejects.Count > 0)
-            {
-                using var importer = _connection.BeginBinaryImport("COPY rejects (run_id, seq, file, line, raw, reason) FROM STDIN (FORMAT BINARY)");
-                for (var i = 0; i < rejects.Count; i++)
+            var runId = run.RunId;
+            CopyAll(_connection, "COPY rejects (run_id, seq, file, line, raw, reason) FROM STDIN (FORMAT BINARY)",
+                rejects.Select((reject, i) => (Seq: (long)i + 1, Reject: reject)),
+                (importer, r) =>
                 {
-                    importer.StartRow();
-                    importer.Write(run.RunId, NpgsqlDbType.Uuid);
-                    importer.Write((long)i + 1, NpgsqlDbType.Bigint);
-                    importer.Write(rejects[i].File, NpgsqlDbType.Text);
-                    importer.Write(rejects[i].Line, NpgsqlDbType.Bigint);
-                    importer.Write(rejects[i].Raw, NpgsqlDbType.Text);
-                    importer.Write(rejects[i].Reason, NpgsqlDbType.Text);
-                }
-                importer.Complete();
-            }
-
-            using (var writer = new CopyWriter<UserFeature>(_connection,
-                "COPY user_features_next (user_id, experiment_count, fav_compound_id) FROM STDIN (FORMAT BINARY)",
+                    importer.Write(runId, NpgsqlDbType.Uuid);
+                    importer.Write(r.Seq, NpgsqlDbType.Bigint);
+                    importer.Write(r.Reject.File, NpgsqlDbType.Text);
+                    importer.Write(r.Reject.Line, NpgsqlDbType.Bigint);
+                    importer.Write(r.Reject.Raw, NpgsqlDbType.Text);
+                    importer.Write(r.Reject.Reason, NpgsqlDbType.Text);
+                });
+            CopyAll(_connection, "COPY user_features_next (user_id, experiment_count, fav_compound_id) FROM STDIN (FORMAT BINARY)", features.Users,
                 static (importer, f) =>
                 {
                     importer.Write(f.UserId, NpgsqlDbType.Integer);
@@ -229,45 +224,21 @@ public sealed partial class PostgresEtlStore(NpgsqlDataSource dataSource) : IEtl
                     {
                         importer.WriteNull();
                     }
-                }))
-            {
-                foreach (var feature in features.Users)
-                {
-                    writer.Write(feature);
-                }
-                writer.Complete();
-            }
-
-            using (var writer = new CopyWriter<FavoriteCompound>(_connection,
-                "COPY user_favorites_next (user_id, compound_id, experiments) FROM STDIN (FORMAT BINARY)",
+                });
+            CopyAll(_connection, "COPY user_favorites_next (user_id, compound_id, experiments) FROM STDIN (FORMAT BINARY)", features.Favorites,
                 static (importer, f) =>
                 {
                     importer.Write(f.UserId, NpgsqlDbType.Integer);
                     importer.Write(f.CompoundId, NpgsqlDbType.Integer);
                     importer.Write(f.Experiments, NpgsqlDbType.Integer);
-                }))
-            {
-                foreach (var favorite in features.Favorites)
-                {
-                    writer.Write(favorite);
-                }
-                writer.Complete();
-            }
-            using (var writer = new CopyWriter<CompoundFeature>(_connection,
-                "COPY compound_features_next (compound_id, experiments, users) FROM STDIN (FORMAT BINARY)",
+                });
+            CopyAll(_connection, "COPY compound_features_next (compound_id, experiments, users) FROM STDIN (FORMAT BINARY)", features.Compounds,
                 static (importer, c) =>
                 {
                     importer.Write(c.CompoundId, NpgsqlDbType.Integer);
                     importer.Write(c.Experiments, NpgsqlDbType.Bigint);
                     importer.Write(c.Users, NpgsqlDbType.Integer);
-                }))
-            {
-                foreach (var compound in features.Compounds)
-                {
-                    writer.Write(compound);
-                }
-                writer.Complete();
-            }
+                });
 
             var sql = "";
             foreach (var table in SwappedTables)
@@ -324,6 +295,16 @@ public sealed partial class PostgresEtlStore(NpgsqlDataSource dataSource) : IEtl
             _transaction.Dispose();
             _connection.Dispose();
         }
+    }
+
+    static void CopyAll<TRow>(NpgsqlConnection connection, string copyCommand, IEnumerable<TRow> rows, Action<NpgsqlBinaryImporter, TRow> writeRow)
+    {
+        using var writer = new CopyWriter<TRow>(connection, copyCommand, writeRow);
+        foreach (var row in rows)
+        {
+            writer.Write(row);
+        }
+        writer.Complete();
     }
 
     sealed class CopyWriter<TRow>(NpgsqlConnection connection, string copyCommand, Action<NpgsqlBinaryImporter, TRow> writeRow) : IRowWriter<TRow>

@@ -206,65 +206,39 @@ public sealed partial class SqliteEtlStore : IEtlStore, IDisposable
 
         public void Commit(DataSetFeatures features, RunRecord run, IReadOnlyList<RejectedRow> rejects)
         {
-            using (var writer = new Writer<(long Seq, RejectedRow Row)>(_connection, _transaction,
-                "INSERT INTO rejects (run_id, seq, file, line, raw, reason) VALUES ($1, $2, $3, $4, $5, $6)", 6,
-                static (p, r) =>
+            var runId = run.RunId.ToString();
+            InsertAll("INSERT INTO rejects (run_id, seq, file, line, raw, reason) VALUES ($1, $2, $3, $4, $5, $6)", 6,
+                rejects.Select((reject, i) => (Seq: (long)i + 1, Reject: reject)),
+                (p, r) =>
                 {
+                    p[0].Value = runId;
                     p[1].Value = r.Seq;
-                    p[2].Value = r.Row.File;
-                    p[3].Value = r.Row.Line;
-                    p[4].Value = r.Row.Raw;
-                    p[5].Value = r.Row.Reason;
-                }))
-            {
-                writer.Parameters[0].Value = run.RunId.ToString();
-                for (var i = 0; i < rejects.Count; i++)
-                {
-                    writer.Write((i + 1, rejects[i]));
-                }
-            }
-            using (var writer = new Writer<UserFeature>(_connection, _transaction,
-                "INSERT INTO user_features (user_id, experiment_count, fav_compound_id) VALUES ($1, $2, $3)", 3,
+                    p[2].Value = r.Reject.File;
+                    p[3].Value = r.Reject.Line;
+                    p[4].Value = r.Reject.Raw;
+                    p[5].Value = r.Reject.Reason;
+                });
+            InsertAll("INSERT INTO user_features (user_id, experiment_count, fav_compound_id) VALUES ($1, $2, $3)", 3, features.Users,
                 static (p, f) =>
                 {
                     p[0].Value = f.UserId;
                     p[1].Value = f.ExperimentCount;
                     p[2].Value = (object?)f.FavoriteCompoundId ?? DBNull.Value;
-                }))
-            {
-                foreach (var feature in features.Users)
-                {
-                    writer.Write(feature);
-                }
-            }
-            using (var writer = new Writer<FavoriteCompound>(_connection, _transaction,
-                "INSERT INTO user_favorites (user_id, compound_id, experiments) VALUES ($1, $2, $3)", 3,
+                });
+            InsertAll("INSERT INTO user_favorites (user_id, compound_id, experiments) VALUES ($1, $2, $3)", 3, features.Favorites,
                 static (p, f) =>
                 {
                     p[0].Value = f.UserId;
                     p[1].Value = f.CompoundId;
                     p[2].Value = f.Experiments;
-                }))
-            {
-                foreach (var favorite in features.Favorites)
-                {
-                    writer.Write(favorite);
-                }
-            }
-            using (var writer = new Writer<CompoundFeature>(_connection, _transaction,
-                "INSERT INTO compound_features (compound_id, experiments, users) VALUES ($1, $2, $3)", 3,
+                });
+            InsertAll("INSERT INTO compound_features (compound_id, experiments, users) VALUES ($1, $2, $3)", 3, features.Compounds,
                 static (p, c) =>
                 {
                     p[0].Value = c.CompoundId;
                     p[1].Value = c.Experiments;
                     p[2].Value = c.Users;
-                }))
-            {
-                foreach (var compound in features.Compounds)
-                {
-                    writer.Write(compound);
-                }
-            }
+                });
             using (var command = _connection.CreateCommand())
             {
                 command.Transaction = _transaction;
@@ -282,6 +256,15 @@ public sealed partial class SqliteEtlStore : IEtlStore, IDisposable
             }
             SaveRunRecord(_connection, _transaction, run);
             _transaction.Commit();
+        }
+
+        void InsertAll<TRow>(string sql, int parameterCount, IEnumerable<TRow> rows, Action<SqliteParameter[], TRow> bind)
+        {
+            using var writer = new Writer<TRow>(_connection, _transaction, sql, parameterCount, bind);
+            foreach (var row in rows)
+            {
+                writer.Write(row);
+            }
         }
 
         public void Dispose()
@@ -316,8 +299,6 @@ public sealed partial class SqliteEtlStore : IEtlStore, IDisposable
             _bind = bind;
             _command.Prepare();
         }
-
-        public SqliteParameter[] Parameters => _parameters;
 
         public void Write(in TRow row)
         {
