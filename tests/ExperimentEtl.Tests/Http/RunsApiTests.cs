@@ -233,10 +233,12 @@ public sealed class RunsApiTests
         var running = await (await client.GetAsync($"{Runs}/{runId}")).ReadJsonAsync();
         Assert.Equal("running", running.GetProperty("status").GetString());
 
-        var cancel = client.DeleteAsync($"{Runs}/{runId}");
-        await Task.Delay(100);
-        await experiments.CloseAsync(); // The reader notices the cancellation at its next check.
-        var cancelled = await cancel;
+        // Rows keep coming, as from a large file, until the run notices the cancellation.
+        using var stop = new CancellationTokenSource();
+        var streaming = experiments.StreamAsync("", id => $"{id + 1},\t1,\t1,\t10", stop.Token);
+        var cancelled = await client.DeleteAsync($"{Runs}/{runId}");
+        await stop.CancelAsync();
+        await streaming;
         Assert.Equal(HttpStatusCode.OK, cancelled.StatusCode);
         Assert.Equal("cancelled", (await cancelled.ReadJsonAsync()).GetProperty("status").GetString());
         Assert.Equal("cancelled", (await (await client.GetAsync($"{Runs}/{runId}")).ReadJsonAsync()).GetProperty("status").GetString());
