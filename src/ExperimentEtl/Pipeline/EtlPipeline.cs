@@ -41,7 +41,7 @@ public static class EtlPipeline
             onProgress?.Invoke([.. files, Stats(records, loaded, errors)]);
         }
 
-        var usersReadable = ReadFile(source, CsvSchema.Users, errors, files, load.OpenUsers, (records, writer) =>
+        var usersReadable = ReadFile(source, CsvSchema.Users, errors, files, load.OpenUsers, static row => row, (records, writer) =>
         {
             var reader = new UserCsvReader(records) { Rejected = (id, line) => rejectedUsers.TryAdd(id, line) };
             long loaded = 0;
@@ -61,7 +61,7 @@ public static class EtlPipeline
             return loaded;
         });
 
-        var compoundsReadable = ReadFile(source, CsvSchema.Compounds, errors, files, load.OpenCompounds, (records, writer) =>
+        var compoundsReadable = ReadFile(source, CsvSchema.Compounds, errors, files, load.OpenCompounds, static row => row, (records, writer) =>
         {
             var reader = new CompoundCsvReader(records);
             long loaded = 0;
@@ -81,7 +81,8 @@ public static class EtlPipeline
             return loaded;
         });
 
-        ReadFile(source, CsvSchema.Experiments, errors, files, load.OpenExperiments, (records, writer) =>
+        // The reader reuses its compound id arrays; a row queued for the database needs its own.
+        ReadFile(source, CsvSchema.Experiments, errors, files, load.OpenExperiments, static row => row with { CompoundIds = [.. row.CompoundIds] }, (records, writer) =>
         {
             var reader = new ExperimentCsvReader(records);
             var experiments = new IdSet();
@@ -164,6 +165,7 @@ public static class EtlPipeline
         ErrorCollector errors,
         List<FileStats> files,
         Func<IRowWriter<TRow>> openWriter,
+        Func<TRow, TRow> own,
         Func<CsvRecordReader, IRowWriter<TRow>, long> body)
     {
         var stream = source.Open(schema.FileName);
@@ -176,7 +178,7 @@ public static class EtlPipeline
         var errorsBefore = errors.Count;
         using var records = new CsvRecordReader(stream, schema, errors);
         // Once the run has failed, the load is never touched again: it will only be rolled back.
-        using var writer = errors.HasErrors ? DiscardingWriter<TRow>.Instance : openWriter();
+        using IRowWriter<TRow> writer = errors.HasErrors ? DiscardingWriter<TRow>.Instance : new BackgroundRowWriter<TRow>(openWriter(), own);
         var loaded = body(records, writer);
         if (!errors.HasErrors)
         {
