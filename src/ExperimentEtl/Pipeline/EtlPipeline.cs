@@ -147,11 +147,9 @@ public static class EtlPipeline
             Status = RunStatus.Succeeded,
             Files = files,
             RejectedCount = errors.RejectedCount,
-            FinishedAt = clock.GetUtcNow(),
             Message = errors.RejectedCount > 0 ? $"Loaded; {errors.RejectedCount} invalid row(s) were skipped (see /rejects)." : null,
         };
-        load.Commit(features.Build(compounds.Count), succeeded, errors.Rejects);
-        return new RunOutcome(succeeded, []);
+        return new RunOutcome(load.Commit(features.Build(compounds.Count), succeeded, errors.Rejects, clock), []);
     }
 
     static FileStats Stats(CsvRecordReader records, long loaded, ErrorCollector errors) =>

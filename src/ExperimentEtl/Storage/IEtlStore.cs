@@ -72,8 +72,12 @@ public interface IDataSetLoad : IDisposable
 
     IRowWriter<ExperimentRow> OpenExperiments();
 
-    /// <summary>Stores the features, the rows a lenient run skipped and the finished run record, then makes the whole data set visible at once.</summary>
-    void Commit(DataSetFeatures features, RunRecord run, IReadOnlyList<RejectedRow> rejects);
+    /// <summary>
+    /// Stores the features, the rows a lenient run skipped and the run's record, then makes the whole data set visible at once.
+    /// The record's end time is taken from <paramref name="clock"/> after keys and indexes are built, just before the commit.
+    /// </summary>
+    /// <returns>The run record as stored.</returns>
+    RunRecord Commit(DataSetFeatures features, RunRecord run, IReadOnlyList<RejectedRow> rejects, TimeProvider clock);
 }
 
 /// <summary>Bulk writer for one table. <see cref="Complete"/> must be called before the next table is opened.</summary>

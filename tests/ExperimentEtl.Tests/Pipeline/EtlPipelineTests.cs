@@ -56,7 +56,7 @@ internal sealed class RecordingLoad : IDataSetLoad
         return new RecordingWriter<TRow>(table, sink, () => _incompleteTable = null);
     }
 
-    public void Commit(DataSetFeatures features, RunRecord run, IReadOnlyList<RejectedRow> rejects)
+    public RunRecord Commit(DataSetFeatures features, RunRecord run, IReadOnlyList<RejectedRow> rejects, TimeProvider clock)
     {
         if (CommitCount > 0)
         {
@@ -68,8 +68,9 @@ internal sealed class RecordingLoad : IDataSetLoad
         }
         CommitCount++;
         Features = features;
-        CommittedRun = run;
+        CommittedRun = run with { FinishedAt = clock.GetUtcNow() };
         Rejects = rejects;
+        return CommittedRun;
     }
 
     public IReadOnlyList<RejectedRow> Rejects { get; private set; } = [];

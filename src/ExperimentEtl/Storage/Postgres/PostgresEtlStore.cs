@@ -193,7 +193,7 @@ public sealed partial class PostgresEtlStore(NpgsqlDataSource dataSource) : IEtl
                 copy.WriteInt32(row.RunTime);
             });
 
-        public void Commit(DataSetFeatures features, RunRecord run, IReadOnlyList<RejectedRow> rejects)
+        public RunRecord Commit(DataSetFeatures features, RunRecord run, IReadOnlyList<RejectedRow> rejects, TimeProvider clock)
         {
             var runId = run.RunId;
             CopyAll(_connection, "COPY rejects (run_id, seq, file, line, raw, reason) FROM STDIN (FORMAT BINARY)", 6,
@@ -253,6 +253,7 @@ public sealed partial class PostgresEtlStore(NpgsqlDataSource dataSource) : IEtl
             }
             sql += "DELETE FROM dataset;";
             Execute(_connection, _transaction, sql);
+            run = run with { FinishedAt = clock.GetUtcNow() };
 
             using (var command = new NpgsqlCommand("""
                 INSERT INTO dataset (id, run_id, loaded_at, users, experiments, compounds, active_users)
@@ -273,6 +274,7 @@ public sealed partial class PostgresEtlStore(NpgsqlDataSource dataSource) : IEtl
                 command.ExecuteNonQuery();
             }
             _transaction.Commit();
+            return run;
         }
 
         public void Dispose()

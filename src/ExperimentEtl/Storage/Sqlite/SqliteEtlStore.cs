@@ -228,7 +228,7 @@ public sealed partial class SqliteEtlStore : IEtlStore, IDisposable
                 p[3].Value = row.RunTime;
             });
 
-        public void Commit(DataSetFeatures features, RunRecord run, IReadOnlyList<RejectedRow> rejects)
+        public RunRecord Commit(DataSetFeatures features, RunRecord run, IReadOnlyList<RejectedRow> rejects, TimeProvider clock)
         {
             var runId = run.RunId.ToString();
             InsertAll("INSERT INTO rejects (run_id, seq, file, line, raw, reason) VALUES ($1, $2, $3, $4, $5, $6)", 6,
@@ -263,6 +263,7 @@ public sealed partial class SqliteEtlStore : IEtlStore, IDisposable
                     p[1].Value = c.Experiments;
                     p[2].Value = c.Users;
                 });
+            run = run with { FinishedAt = clock.GetUtcNow() };
             using (var command = _connection.CreateCommand())
             {
                 command.Transaction = _transaction;
@@ -280,6 +281,7 @@ public sealed partial class SqliteEtlStore : IEtlStore, IDisposable
             }
             SaveRunRecord(_connection, _transaction, run);
             _transaction.Commit();
+            return run;
         }
 
         void InsertAll<TRow>(string sql, int parameterCount, IEnumerable<TRow> rows, Action<SqliteParameter[], TRow> bind)
