@@ -30,6 +30,7 @@ public static class ServiceRegistration
             services.AddSingleton<IEtlStore>(_ => new SqliteEtlStore(database.ConnectionString));
         }
         services.AddSingleton<ReadModel>();
+        services.AddSingleton<ReportCache>();
         services.AddSingleton<RunManager>();
         services.AddHostedService(provider => provider.GetRequiredService<RunManager>());
         // A run in progress is cancelled and rolled back at SIGTERM; the process is gone well within 10 s.

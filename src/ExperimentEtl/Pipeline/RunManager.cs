@@ -38,6 +38,11 @@ public sealed partial class RunManager(IEtlStore store, TimeProvider clock, ILog
         public Task<RunOutcome> Completion { get; internal set; } = Task.FromResult(new RunOutcome(run, []));
     }
 
+    long _committedRuns;
+
+    /// <summary>How many runs this process has committed: a version number for what it may have cached.</summary>
+    public long CommittedRuns => Interlocked.Read(ref _committedRuns);
+
     /// <summary>The run this process is executing, if it is <paramref name="runId"/>.</summary>
     public ActiveRun? FindActive(Guid runId) => _active is { } active && active.RunId == runId ? active : null;
 
@@ -99,7 +104,11 @@ public sealed partial class RunManager(IEtlStore store, TimeProvider clock, ILog
             }
             var outcome = EtlPipeline.Execute(source, load, active.Run,
                 files => active.Update(active.Run with { Files = files }), clock, token);
-            if (!outcome.Succeeded)
+            if (outcome.Succeeded)
+            {
+                Interlocked.Increment(ref _committedRuns);
+            }
+            else
             {
                 load.Dispose(); // Roll back before the record says so.
             }

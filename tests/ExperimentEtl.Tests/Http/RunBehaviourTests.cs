@@ -201,4 +201,28 @@ public sealed class RunBehaviourTests
         command.Parameters.Add(new NpgsqlParameter<string> { TypedValue = database });
         Assert.Equal(1L, (long)(await command.ExecuteScalarAsync())!);
     }
+
+    [Fact]
+    public async Task A_run_committed_by_another_replica_shows_in_the_report_within_a_second_or_two()
+    {
+        var database = await TestPostgres.CreateDatabaseAsync();
+        using var files = TestFiles.BundledSample();
+        using var other = new TestFiles();
+        await using var reader = await EtlAppFactory.CreateWithDatabaseAsync(database, files.Directory);
+        await using var writer = await EtlAppFactory.CreateWithDatabaseAsync(database, other.Directory);
+        var readerClient = reader.CreateClient();
+        Assert.Equal(HttpStatusCode.OK, (await readerClient.GetAsync("/csv")).StatusCode);
+        var before = await ReportAsync(readerClient);
+
+        Assert.Equal(HttpStatusCode.OK, (await writer.CreateClient().GetAsync("/csv")).StatusCode);
+
+        var deadline = DateTime.UtcNow.AddSeconds(5);
+        string now;
+        while ((now = await ReportAsync(readerClient)) == before)
+        {
+            Assert.True(DateTime.UtcNow < deadline, "the other replica's run did not show within 5 s");
+            await Task.Delay(100);
+        }
+        Assert.Equal(await ReportAsync(writer.CreateClient()), now);
+    }
 }

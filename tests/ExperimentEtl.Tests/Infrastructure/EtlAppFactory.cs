@@ -42,6 +42,10 @@ public sealed class EtlAppFactory : WebApplicationFactory<Program>
         }
     }
 
+    /// <summary>An app on a database given by the caller, e.g. a second replica on the same PostgreSQL database.</summary>
+    public static Task<EtlAppFactory> CreateWithDatabaseAsync(string databaseUrl, string dataDirectory) =>
+        Task.FromResult(new EtlAppFactory(databaseUrl, dataDirectory, null, null));
+
     protected override void ConfigureWebHost(IWebHostBuilder builder)
     {
         builder.UseSetting("DATABASE_URL", _databaseUrl ?? "");
