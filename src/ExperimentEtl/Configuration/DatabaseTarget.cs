@@ -5,6 +5,9 @@ namespace ExperimentEtl.Configuration;
 /// <summary>The database chosen by configuration: <c>DATABASE_URL</c>, or the seed's <c>API_DB_PATH</c>, or embedded in memory.</summary>
 public sealed record DatabaseTarget(DatabaseKind Kind, string? ConnectionString)
 {
+    /// <summary>Never the connection string: it may hold a password.</summary>
+    public override string ToString() => Describe();
+
     /// <summary>What the operator sees in logs and health answers: never the password.</summary>
     public string Describe() => Kind switch
     {

@@ -35,8 +35,13 @@ public sealed class CsvRecordReader : IDisposable
     readonly long _errorsAtStart;
     long _nextLine = 1;
 
-    public CsvRecordReader(Stream stream, CsvSchema schema, ErrorCollector errors)
+    readonly CancellationToken _cancellation;
+
+    /// <param name="cancellation">Checked every few thousand records, valid or not.</param>
+    /// <exception cref="NotSupportedException">The first row is longer than Sep's limit (16 Mi characters).</exception>
+    public CsvRecordReader(Stream stream, CsvSchema schema, ErrorCollector errors, CancellationToken cancellation = default)
     {
+        _cancellation = cancellation;
         _stream = stream;
         _schema = schema;
         _errors = errors;
@@ -102,12 +107,13 @@ public sealed class CsvRecordReader : IDisposable
             {
                 continue;
             }
-            if (row.Span.Contains(ReplacementCharacter))
+            // PostgreSQL text cannot hold NUL; both it and undecodable bytes make the line unusable.
+            if (row.Span.IndexOfAny(ReplacementCharacter, '\0') >= 0)
             {
                 RecordsRead += _headerResolved ? 1 : 0;
                 _headerResolved = true;
                 _errors.AddRowError(_schema.FileName, Line, null, Shown(row.Span),
-                    "the line is not valid UTF-8 text (invalid bytes are shown as \uFFFD): save the file as UTF-8", row.Span);
+                    "the line is not valid UTF-8 text or holds a NUL character (invalid bytes are shown as \uFFFD): save the file as UTF-8 text", row.Span);
                 continue;
             }
             if (!_headerResolved)
@@ -124,6 +130,10 @@ public sealed class CsvRecordReader : IDisposable
                 }
             }
             RecordsRead++;
+            if ((RecordsRead & 4095) == 0)
+            {
+                _cancellation.ThrowIfCancellationRequested();
+            }
             if (row.ColCount != _expectedFieldCount)
             {
                 _errors.AddRowError(_schema.FileName, Line, null, Shown(row.Span),
@@ -144,13 +154,16 @@ public sealed class CsvRecordReader : IDisposable
         {
             return _sep.MoveNext();
         }
-        catch (NotSupportedException e) when (e.Message.Contains("maximum supported length", StringComparison.Ordinal))
+        catch (NotSupportedException e) when (IsRowTooLong(e))
         {
             // Sep caps a row at 16 Mi characters: in practice an opening quote that is never closed.
             _errors.Add(_schema.FileName, _nextLine, "a row is longer than 16 million characters: most likely a quote is never closed");
         }
         return false;
     }
+
+    /// <summary>Sep's answer to a row over 16 Mi characters: in practice an opening quote that is never closed.</summary>
+    public static bool IsRowTooLong(NotSupportedException e) => e.Message.Contains("maximum supported length", StringComparison.Ordinal);
 
     static ReadOnlySpan<char> Shown(ReadOnlySpan<char> row) => row.Length > MaxRowErrorsShown ? row[..MaxRowErrorsShown] : row;
 

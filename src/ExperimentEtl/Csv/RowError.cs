@@ -33,6 +33,7 @@ public sealed class ErrorCollector(RunMode mode = RunMode.Strict)
     public const int MaxRejectsKept = 100_000;
 
     const int MaxValueLength = 200;
+    const int MaxRawLength = 4000;
 
     readonly List<RowError> _kept = [];
     readonly List<RejectedRow> _rejects = [];
@@ -92,7 +93,7 @@ public sealed class ErrorCollector(RunMode mode = RunMode.Strict)
         _lastRejectedKept = _rejects.Count < MaxRejectsKept;
         if (_lastRejectedKept)
         {
-            _rejects.Add(new RejectedRow(file, line, raw.ToString(), reason));
+            _rejects.Add(new RejectedRow(file, line, raw.Length > MaxRawLength ? string.Concat(raw[..MaxRawLength], "…") : raw.ToString(), reason));
         }
     }
 

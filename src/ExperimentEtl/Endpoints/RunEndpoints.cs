@@ -72,6 +72,10 @@ public static class RunEndpoints
                 return Problems.BadRequest("Unknown mode", "mode is strict (the default) or lenient.");
         }
 
+        if (runs.IsBusy && runs.ActiveRunId is { } running)
+        {
+            return Problems.RunInProgress(running); // Before accepting an upload of up to gigabytes.
+        }
         DataSetSource source;
         if (UploadReader.HasBody(request))
         {
@@ -160,12 +164,20 @@ public static class RunEndpoints
         }
         if (local)
         {
-            return TypedResults.Ok(run);
+            if (run.IsActive)
+            {
+                return TypedResults.Accepted($"{Path}/{runId}", run); // Still committing or rolling back.
+            }
+            // A run that reached its commit before the request ends as it ended.
+            return run.Status == RunStatus.Cancelled ? TypedResults.Ok(run) : Ended(run);
         }
         return run.IsActive
             ? TypedResults.Accepted($"{Path}/{runId}", run)
-            : TypedResults.Problem(statusCode: StatusCodes.Status409Conflict, title: "The run has already ended",
-                detail: $"The run ended as {run.Status}; only a queued or running run can be cancelled.",
-                type: "https://experiment-etl.dev/problems/run-ended");
+            : Ended(run);
     }
+
+    static ProblemHttpResult Ended(RunRecord run) => TypedResults.Problem(statusCode: StatusCodes.Status409Conflict,
+        title: "The run has already ended",
+        detail: $"The run ended as {run.Status}; only a queued or running run can be cancelled.",
+        type: "https://experiment-etl.dev/problems/run-ended");
 }

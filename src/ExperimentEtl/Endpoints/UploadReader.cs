@@ -50,7 +50,15 @@ public static class UploadReader
 
         Directory.CreateDirectory(uploadRoot);
         var directory = Path.Combine(uploadRoot, "experiment-etl-upload-" + Guid.NewGuid().ToString("N"));
-        Directory.CreateDirectory(directory);
+        // Readable by this user only: the root may be a shared /tmp.
+        if (OperatingSystem.IsWindows())
+        {
+            Directory.CreateDirectory(directory);
+        }
+        else
+        {
+            Directory.CreateDirectory(directory, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+        }
         var source = DataSetSource.FromUploadDirectory(directory);
         try
         {

@@ -67,9 +67,11 @@ sealed class BackgroundRowWriter<TRow> : IRowWriter<TRow>
         {
             _queue.Add((_batch, _count));
         }
-        catch (InvalidOperationException) when (_consumer.IsCompleted)
+        catch (InvalidOperationException) when (_queue.IsAddingCompleted)
         {
+            // The consumer failed (and closed the queue): surface its exception, not the queue's.
             Join();
+            throw;
         }
         _batch = new TRow[BatchSize];
         _count = 0;

@@ -37,9 +37,17 @@ public sealed class DataSetSource : IDisposable
 
     public void Dispose()
     {
-        if (_ownsDirectory && Directory.Exists(_directory))
+        if (!_ownsDirectory)
+        {
+            return;
+        }
+        try
         {
             Directory.Delete(_directory, recursive: true);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            // Already gone, or not removable: nothing the run's outcome depends on.
         }
     }
 }

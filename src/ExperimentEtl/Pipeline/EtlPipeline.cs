@@ -31,12 +31,19 @@ public static class EtlPipeline
         var files = new List<FileStats>(3);
         var rejectedUsers = new Dictionary<int, long>();
 
+        long nextProgress = 0;
+        CsvRecordReader? ticking = null;
         void Tick(CsvRecordReader records, long loaded)
         {
-            if (records.RecordsRead % ProgressInterval != 0)
+            if (!ReferenceEquals(records, ticking))
+            {
+                (ticking, nextProgress) = (records, ProgressInterval);
+            }
+            if (records.RecordsRead < nextProgress)
             {
                 return;
             }
+            nextProgress = records.RecordsRead + ProgressInterval;
             cancellationToken.ThrowIfCancellationRequested();
             onProgress?.Invoke([.. files, Stats(records, loaded, errors)]);
         }
@@ -59,7 +66,7 @@ public static class EtlPipeline
                 Tick(records, loaded);
             }
             return loaded;
-        });
+        }, cancellationToken);
 
         var compoundsReadable = ReadFile(source, CsvSchema.Compounds, errors, files, load.OpenCompounds, static row => row, (records, writer) =>
         {
@@ -79,7 +86,7 @@ public static class EtlPipeline
                 Tick(records, loaded);
             }
             return loaded;
-        });
+        }, cancellationToken);
 
         // The reader reuses its compound id arrays; a row queued for the database needs its own.
         ReadFile(source, CsvSchema.Experiments, errors, files, load.OpenExperiments, static row => row with { CompoundIds = [.. row.CompoundIds] }, (records, writer) =>
@@ -124,7 +131,7 @@ public static class EtlPipeline
                 Tick(records, loaded);
             }
             return loaded;
-        });
+        }, cancellationToken);
 
         if (errors.HasErrors)
         {
@@ -164,7 +171,8 @@ public static class EtlPipeline
         List<FileStats> files,
         Func<IRowWriter<TRow>> openWriter,
         Func<TRow, TRow> own,
-        Func<CsvRecordReader, IRowWriter<TRow>, long> body)
+        Func<CsvRecordReader, IRowWriter<TRow>, long> body,
+        CancellationToken cancellationToken)
     {
         var stream = source.Open(schema.FileName);
         if (stream is null)
@@ -174,10 +182,27 @@ public static class EtlPipeline
             return false;
         }
         var errorsBefore = errors.Count;
-        using var records = new CsvRecordReader(stream, schema, errors);
+        CsvRecordReader opened;
+        try
+        {
+            // Sep reads the first row while opening.
+            opened = new CsvRecordReader(stream, schema, errors, cancellationToken);
+        }
+        catch (NotSupportedException e) when (CsvRecordReader.IsRowTooLong(e))
+        {
+            stream.Dispose();
+            errors.Add(schema.FileName, 1, "a row is longer than 16 million characters: most likely a quote is never closed");
+            files.Add(new FileStats(schema.FileName, 0, 0, 0, 0, 0));
+            return false;
+        }
+        using var records = opened;
         // Once the run has failed, the load is never touched again: it will only be rolled back.
         using IRowWriter<TRow> writer = errors.HasErrors ? DiscardingWriter<TRow>.Instance : new BackgroundRowWriter<TRow>(openWriter(), own);
         var loaded = body(records, writer);
+        if (errors.Mode == RunMode.Lenient && records.RecordsRead > 0 && loaded == 0 && !errors.HasErrors)
+        {
+            errors.Add(schema.FileName, 0, "every row was rejected: there is nothing to load (see the rejected rows for why)");
+        }
         if (!errors.HasErrors)
         {
             writer.Complete();

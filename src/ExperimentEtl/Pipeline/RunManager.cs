@@ -43,6 +43,11 @@ public sealed partial class RunManager(IEtlStore store, TimeProvider clock, ILog
     /// <summary>How many runs this process has committed: a version number for what it may have cached.</summary>
     public long CommittedRuns => Interlocked.Read(ref _committedRuns);
 
+    /// <summary>True while this process runs a run: a cheap early answer before accepting a large upload.</summary>
+    public bool IsBusy => _active is not null;
+
+    public Guid? ActiveRunId => _active?.RunId;
+
     /// <summary>The run this process is executing, if it is <paramref name="runId"/>.</summary>
     public ActiveRun? FindActive(Guid runId) => _active is { } active && active.RunId == runId ? active : null;
 
@@ -134,10 +139,17 @@ public sealed partial class RunManager(IEtlStore store, TimeProvider clock, ILog
         }
         finally
         {
-            load.Dispose();
-            source.Dispose();
-            _active = null;
-            _gate.Release();
+            // Whatever the cleanup meets, the next run must be able to start.
+            try
+            {
+                load.Dispose();
+                source.Dispose();
+            }
+            finally
+            {
+                _active = null;
+                _gate.Release();
+            }
         }
     }
 
@@ -189,8 +201,14 @@ public sealed partial class RunManager(IEtlStore store, TimeProvider clock, ILog
         if (FindActive(runId) is { } active)
         {
             await active.Cancellation.CancelAsync();
-            var outcome = await active.Completion.WaitAsync(ShutdownPatience, cancellationToken);
-            return outcome.Run;
+            try
+            {
+                return (await active.Completion.WaitAsync(ShutdownPatience, cancellationToken)).Run;
+            }
+            catch (TimeoutException)
+            {
+                return active.Run; // Still committing or rolling back; the caller follows the run.
+            }
         }
         return await store.RequestCancelAsync(runId, cancellationToken);
     }

@@ -532,4 +532,29 @@ public sealed class EtlPipelineTests
         Assert.Equal(1, goodLoad.CommitCount);
         Assert.Equal([new UserFeature(1, 2, 2), new UserFeature(2, 1, 1)], goodLoad.Features!.Users);
     }
+
+    [Fact]
+    public void A_nul_character_is_an_error_on_its_line_not_a_database_failure()
+    {
+        using var files = new TestFiles(users: "user_id,name,email,signup_date\n1,Ann,a@x,2024-01-01\n2,B\0b,b@x,2024-01-01");
+
+        var (outcome, load) = RecordingLoad.Run(files);
+
+        AssertFailedWithoutCommit(outcome, load);
+        var error = outcome.Errors[0]; // The experiments of user 2 follow it.
+        Assert.Equal(("users.csv", 3L), (error.File, error.Line));
+        Assert.Contains("NUL", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void A_lenient_run_whose_file_has_only_rejected_rows_fails_instead_of_loading_an_empty_data_set()
+    {
+        using var files = new TestFiles(users: "user_id,name,email,signup_date\n1,Ann,a@x,2024-13-01\n2,Bob,b@x,yesterday");
+
+        var (outcome, load) = RecordingLoad.Run(files, RunMode.Lenient);
+
+        AssertFailedWithoutCommit(outcome, load);
+        Assert.Contains(outcome.Errors, e => e.File == "users.csv" && e.Line == 0 && e.Message.Contains("every row was rejected", StringComparison.Ordinal));
+        Assert.Equal(2, outcome.Run.Files[0].RowsRejected);
+    }
 }

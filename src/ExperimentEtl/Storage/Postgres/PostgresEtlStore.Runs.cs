@@ -43,8 +43,9 @@ public sealed partial class PostgresEtlStore
 
     public async Task<bool> SaveRunProgressAsync(RunRecord run, CancellationToken cancellationToken)
     {
+        // Only while active: a late progress save must never overwrite the end the commit just recorded.
         await using var command = dataSource.CreateCommand(
-            "UPDATE runs SET status = $2, files = $3::jsonb, updated_at = now() WHERE run_id = $1 RETURNING cancel_requested");
+            "UPDATE runs SET status = $2, files = $3::jsonb, updated_at = now() WHERE run_id = $1 AND status IN ('queued', 'running') RETURNING cancel_requested");
         command.Parameters.Add(new NpgsqlParameter<Guid> { TypedValue = run.RunId });
         command.Parameters.Add(new NpgsqlParameter<string> { TypedValue = run.Status });
         command.Parameters.Add(new NpgsqlParameter<string> { TypedValue = RunJson.Files(run) });
