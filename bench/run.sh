@@ -19,9 +19,13 @@
 #                       bench_raw_* tables are created and dropped in it
 #   BENCH_RUN_TIMEOUT (3600)  seconds one /csv may take    BENCH_READY_TIMEOUT (120)  seconds to wait for /readyz
 #   BENCH_TARGETS ("floor postgres sqlite")  which of the three to run
+#   BENCH_LOCK_TIMEOUT (7200)  seconds to wait for another bench/run.sh on this machine to finish (runs never overlap)
+#   BENCH_SERVER_ENV  extra VAR=value settings for the server process, e.g. "DOTNET_TieredPGO=0" (for experiments)
 # Needs bash, curl, jq, psql, dotnet and (without BENCH_DATABASE_URL) PostgreSQL 15's server binaries.
 set -euo pipefail
 export LC_ALL=C
+# The whole script is one block, read before it runs: editing the file during a long run cannot change that run.
+{
 
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 size=${1:-}
@@ -33,13 +37,15 @@ reps=${BENCH_REPS:-3}
 seed=${BENCH_SEED:-42}
 run_timeout=${BENCH_RUN_TIMEOUT:-3600}
 ready_timeout=${BENCH_READY_TIMEOUT:-120}
+lock_timeout=${BENCH_LOCK_TIMEOUT:-7200}
 targets=${BENCH_TARGETS:-floor postgres sqlite}
+read -r -a server_env <<<"${BENCH_SERVER_ENV:-}"
 data_root=${BENCH_DATA_DIR:-${TMPDIR:-/tmp}/experiment-etl-bench}
 data_dir="$data_root/$size-seed$seed"
 out_dir="$repo/bench/out"
 [[ "$reps" =~ ^[1-9][0-9]?$ ]] || { echo "BENCH_REPS must be 1..99" >&2; exit 2; }
 
-for tool in curl jq psql dotnet awk; do
+for tool in curl jq psql dotnet awk flock; do
   command -v "$tool" >/dev/null || { echo "error: $tool is not installed" >&2; exit 1; }
 done
 
@@ -56,13 +62,14 @@ stop_server() {
   server_pid=""
 }
 
+# shellcheck disable=SC2317 # called by the EXIT trap
 cleanup() {
   local status=$?
   set +e
   stop_server
   if [ -n "${database_url:-}" ] && [ -z "$pg_dir" ]; then
     # Our raw tables in the caller's database.
-    psql -X -q "$database_url" -c 'DROP TABLE IF EXISTS bench_raw_users, bench_raw_compounds, bench_raw_experiments' >/dev/null 2>&1
+    timeout 30 psql -X -q "$database_url" -c 'DROP TABLE IF EXISTS bench_raw_users, bench_raw_compounds, bench_raw_experiments' >/dev/null 2>&1
   fi
   if [ -n "$pg_dir" ]; then
     "$repo/scripts/pg-cluster.sh" stop "$pg_dir"
@@ -88,6 +95,15 @@ free_port() {
   done
   die "no free port found"
 }
+
+# ---- one benchmark at a time on this machine -----------------------------------------------------------------
+# Two runs at once on 2 cores measure each other. The lock is held until this script exits.
+mkdir -p "$data_root"
+exec 9>"$data_root/.run.lock"
+if ! flock -n 9; then
+  log "another bench/run.sh is running on this machine; waiting for it (at most ${lock_timeout}s) ..."
+  flock -w "$lock_timeout" 9 || die "another bench/run.sh still holds $data_root/.run.lock"
+fi
 
 # ---- disk -------------------------------------------------------------------------------------------------
 # Input, a SQLite file, PostgreSQL's tables and WAL: roughly 12x the input at most.
@@ -131,7 +147,8 @@ if [ -n "${BENCH_DATABASE_URL:-}" ]; then
   log "using BENCH_DATABASE_URL (its ETL tables will be replaced)"
 else
   pg_dir=$(mktemp -d -t experiment-etl-bench-pg.XXXXXX)
-  database_url=$("$repo/scripts/pg-cluster.sh" start "$pg_dir") || die "could not start a PostgreSQL cluster"
+  # 9>&-: the cluster's server must not inherit (and keep) the benchmark lock.
+  database_url=$("$repo/scripts/pg-cluster.sh" start "$pg_dir" 9>&-) || die "could not start a PostgreSQL cluster"
   # Statements over 100 ms go to the server log: the per-statement breakdown printed at the end.
   psql -X -q "$database_url" -c "ALTER SYSTEM SET log_min_duration_statement = '100ms'" -c 'SELECT pg_reload_conf()' >/dev/null
   log "throwaway PostgreSQL on ${database_url##*@}"
@@ -146,6 +163,8 @@ pg_settings=$(pg -Atc "SELECT string_agg(name || '=' || setting, ' ' ORDER BY na
 log "publishing src/ExperimentEtl (Release) ..."
 timeout 900 dotnet publish "$repo/src/ExperimentEtl" -c Release -o "$work/app" -p:UseAppHost=false -nologo -v quiet \
   >"$work/publish.log" 2>&1 || { tail -n 40 "$work/publish.log" >&2; die "dotnet publish failed"; }
+# What was measured: the commit, and whether the working tree differed from it when it was published.
+code_state="$(git -C "$repo" describe --always --dirty 2>/dev/null || echo unknown), published $(date -u '+%H:%M UTC')"
 
 # ---- the three measurements -------------------------------------------------------------------------------
 # floor: a fresh set of one-column tables, created and filled in one transaction like the service's load.
@@ -187,8 +206,8 @@ run_service() {
   port=$(free_port)
   # From the publish folder, as in the container: it is the content root, where appsettings.json is read.
   (cd "$work/app" && exec env -u ASPNETCORE_URLS -u ASPNETCORE_HTTP_PORTS -u ASPNETCORE_HTTPS_PORTS -u API_DB_PATH \
-    DATABASE_URL="$url" ETL_DATA_DIR="$data_dir" ASPNETCORE_ENVIRONMENT=Production \
-    dotnet ExperimentEtl.dll --urls "http://127.0.0.1:$port") >"$work/server-$target-$rep.log" 2>&1 &
+    DATABASE_URL="$url" ETL_DATA_DIR="$data_dir" ASPNETCORE_ENVIRONMENT=Production "${server_env[@]}" \
+    dotnet ExperimentEtl.dll --urls "http://127.0.0.1:$port") >"$work/server-$target-$rep.log" 2>&1 9>&- &
   server_pid=$!
   local base="http://127.0.0.1:$port" deadline=$((SECONDS + ready_timeout))
   while :; do
@@ -244,7 +263,8 @@ result="$out_dir/$size-$(date -u +%Y%m%dT%H%M%SZ).txt"
   echo "machine: $(nproc) cores, $(awk '/MemTotal/ { printf "%.1f GiB", $2 / 1048576 }' /proc/meminfo)," \
     "$(awk -F': ' '/model name/ { print $2; exit }' /proc/cpuinfo); PostgreSQL $pg_version; .NET $(dotnet --version)"
   echo "postgres settings: $pg_settings"
-  echo "code: $(git -C "$repo" describe --always --dirty 2>/dev/null || echo unknown)"
+  echo "code: $code_state"
+  [ ${#server_env[@]} -eq 0 ] || echo "server environment: ${server_env[*]}"
   echo "input: $data_dir ($rows_users users, $rows_compounds compounds, $rows_user_experiments experiments;" \
     "$total_rows rows, $(awk -v b="$total_bytes" 'BEGIN { printf "%.1f", b / 1e6 }') MB)"
   echo "each figure: the median of $reps repetitions"
@@ -294,3 +314,5 @@ result="$out_dir/$size-$(date -u +%Y%m%dT%H%M%SZ).txt"
   done
 } | tee "$result"
 echo "bench: written to ${result#"$repo"/}" >&2
+exit
+}
