@@ -48,8 +48,8 @@ public sealed class FeatureAccumulator
     readonly Dictionary<int, int> _userIndex = [];
     int[] _experimentCounts = new int[1024];
 
-    // Key: user index in the high 32 bits, compound id in the low 32 bits; value: experiments using that compound.
-    readonly Dictionary<long, int> _pairCounts = [];
+    PairCounter? _pairs;
+    int? _maxCompoundId;
 
     public long ExperimentCount { get; private set; }
 
@@ -72,16 +72,19 @@ public sealed class FeatureAccumulator
 
     public bool HasUser(int userId) => _userIndex.ContainsKey(userId);
 
+    /// <summary>Declares the largest compound id before the experiments: it lets the pair counts take the compact layout.</summary>
+    public void ExpectCompoundIdsUpTo(int maxCompoundId) => _maxCompoundId = maxCompoundId;
+
     /// <summary>Counts one experiment of a registered user; <paramref name="distinctCompoundIds"/> holds no repeats.</summary>
     public void AddExperiment(int userId, ReadOnlySpan<int> distinctCompoundIds)
     {
         var index = _userIndex[userId];
         _experimentCounts[index]++;
         ExperimentCount++;
-        var high = (long)index << 32;
+        _pairs ??= new PairCounter(_userIds.Count, _maxCompoundId);
         foreach (var compoundId in distinctCompoundIds)
         {
-            System.Runtime.InteropServices.CollectionsMarshal.GetValueRefOrAddDefault(_pairCounts, high | (uint)compoundId, out _)++;
+            _pairs.Increment(index, compoundId, ExperimentCount);
         }
     }
 
@@ -90,29 +93,26 @@ public sealed class FeatureAccumulator
         var userCount = _userIds.Count;
         var bestCompound = new int[userCount];
         var bestCount = new int[userCount];
-        foreach (var (key, count) in _pairCounts)
+        var pairs = _pairs ?? new PairCounter(userCount, _maxCompoundId);
+        pairs.ForEach((index, compoundId, count) =>
         {
-            var index = (int)(key >> 32);
-            var compoundId = (int)(uint)key;
             if (count > bestCount[index] || (count == bestCount[index] && compoundId < bestCompound[index]))
             {
                 bestCount[index] = count;
                 bestCompound[index] = compoundId;
             }
-        }
+        });
         var favorites = new List<FavoriteCompound>(userCount);
         var compounds = new Dictionary<int, (long Experiments, int Users)>();
-        foreach (var (key, count) in _pairCounts)
+        pairs.ForEach((index, compoundId, count) =>
         {
-            var index = (int)(key >> 32);
-            var compoundId = (int)(uint)key;
             if (count == bestCount[index])
             {
                 favorites.Add(new FavoriteCompound(_userIds[index], compoundId, count));
             }
             ref var usage = ref System.Runtime.InteropServices.CollectionsMarshal.GetValueRefOrAddDefault(compounds, compoundId, out _);
             usage = (usage.Experiments + count, usage.Users + 1);
-        }
+        });
         var users = new UserFeature[userCount];
         long active = 0;
         for (var i = 0; i < userCount; i++)

@@ -14,9 +14,13 @@ public sealed class IdSet
 
     public int Count { get; private set; }
 
+    /// <summary>The largest id added, or -1.</summary>
+    public int Max { get; private set; } = -1;
+
     /// <summary>Adds <paramref name="id"/>; false when it was already there.</summary>
     public bool Add(int id)
     {
+        Max = Math.Max(Max, id);
         if (id >= MaxBitmapId)
         {
             _large ??= [];

@@ -127,7 +127,47 @@ public sealed class FeatureAccumulatorTests
     [InlineData(42)]
     [InlineData(1234)]
     [InlineData(99991)]
-    public void Random_data_gives_the_same_features_as_a_naive_computation(int seed)
+    public void Random_data_gives_the_same_features_as_a_naive_computation(int seed) => CheckRandom(seed, packed: false);
+
+    [Theory]
+    [InlineData(3)]
+    [InlineData(77)]
+    [InlineData(2024)]
+    public void Random_data_gives_the_same_features_with_the_compact_pair_table(int seed) => CheckRandom(seed, packed: true);
+
+    [Fact]
+    public void The_compact_pair_table_keeps_exact_counts_past_the_bits_of_a_slot()
+    {
+        // 2^20 users and compound ids up to 2^17 leave 24 bits for a count: the 2^24th experiment moves to a dictionary.
+        var pairs = new PairCounter(users: 1 << 20, maxCompoundId: 1 << 17);
+        const long Total = (1L << 24) + 5;
+        for (long i = 1; i <= Total; i++)
+        {
+            pairs.Increment(1 << 19, 1 << 17, i);
+        }
+        pairs.Increment(3, 0, Total + 1);
+
+        var seen = new List<(int, int, int)>();
+        pairs.ForEach((user, compound, count) => seen.Add((user, compound, count)));
+        Assert.Equal([(3, 0, 1), (1 << 19, 1 << 17, (int)Total)], seen.Order());
+    }
+
+    [Fact]
+    public void The_compact_pair_table_grows_without_losing_a_pair()
+    {
+        var pairs = new PairCounter(users: 100_000, maxCompoundId: 999);
+        for (var i = 0; i < 300_000; i++)
+        {
+            pairs.Increment(i % 100_000, i % 997, i + 1); // 300,000 distinct pairs: the table doubles several times.
+        }
+        pairs.Increment(5, 5, 300_001);
+
+        var total = 0L;
+        pairs.ForEach((_, _, count) => total += count);
+        Assert.Equal((300_000, 300_001L), (pairs.Count, total));
+    }
+
+    static void CheckRandom(int seed, bool packed)
     {
         var random = new Random(seed);
         var userIds = Enumerable.Range(0, random.Next(0, 3000))
@@ -135,7 +175,9 @@ public sealed class FeatureAccumulatorTests
             .Distinct()
             .ToList();
         // Few compounds make ties frequent; a few huge and zero ids exercise the edges of the key packing.
-        int[] compoundPool = [0, int.MaxValue, int.MaxValue - 1, 1 << 26, .. Enumerable.Range(1, random.Next(1, 12))];
+        int[] compoundPool = packed
+            ? [0, 1 << 20, .. Enumerable.Range(1, random.Next(1, 12))]
+            : [0, int.MaxValue, int.MaxValue - 1, 1 << 26, .. Enumerable.Range(1, random.Next(1, 12))];
         var experiments = new List<(int UserId, int[] CompoundIds)>();
         if (userIds.Count > 0)
         {
@@ -153,6 +195,10 @@ public sealed class FeatureAccumulatorTests
         foreach (var id in userIds)
         {
             Assert.True(accumulator.AddUser(id));
+        }
+        if (packed)
+        {
+            accumulator.ExpectCompoundIdsUpTo(compoundPool.Max());
         }
         foreach (var (userId, compoundIds) in experiments)
         {
