@@ -79,16 +79,16 @@ public class Micro
         return features.Build(data.Compounds.Length).ActiveUserCount;
     }
 
-    [Benchmark(Description = "PackedPairCounter")]
+    [Benchmark(Description = "PairCounter")]
     public long Packed()
     {
         var data = _loaded!;
-        var pairs = new PackedPairCounter(data.Users.Length, data.Compounds.Length, data.ExperimentCount);
+        var pairs = new PairCounter(data.Users.Length, data.Compounds.Length);
         for (var i = 0; i < data.ExperimentCount; i++)
         {
             foreach (var compoundId in data.CompoundsOf(i))
             {
-                pairs.Add(data.ExperimentUsers[i], compoundId);
+                pairs.Increment(data.ExperimentUsers[i], compoundId, i + 1);
             }
         }
         return pairs.Count;
