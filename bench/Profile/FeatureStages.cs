@@ -14,7 +14,7 @@ static class FeatureStages
         {
             features.AddUser(user.UserId);
         }
-        features.ExpectCompoundIdsUpTo(data.Compounds.Max(c => c.CompoundId)); // As the pipeline does: the compact pair table.
+        features.StartExperiments(data.Compounds.Max(c => c.CompoundId)); // As the pipeline does: the compact pair table.
         for (var i = 0; i < data.ExperimentCount; i++)
         {
             features.AddExperiment(data.ExperimentUsers[i], data.CompoundsOf(i));

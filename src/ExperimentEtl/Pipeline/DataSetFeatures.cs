@@ -70,15 +70,45 @@ public sealed class FeatureAccumulator
         return true;
     }
 
-    public bool HasUser(int userId) => _userIndex.ContainsKey(userId);
+    public bool HasUser(int userId) => IndexOf(userId) >= 0;
 
-    /// <summary>Declares the largest compound id before the experiments: it lets the pair counts take the compact layout.</summary>
-    public void ExpectCompoundIdsUpTo(int maxCompoundId) => _maxCompoundId = maxCompoundId;
+    /// <summary>
+    /// Declares that every user is registered and gives the largest compound id: lookups and pair counts can then take
+    /// their compact forms (an array indexed by user id when ids are dense; packed pair slots).
+    /// </summary>
+    public void StartExperiments(int maxCompoundId)
+    {
+        _maxCompoundId = maxCompoundId;
+        var maxUserId = _userIds.Count == 0 ? 0 : _userIds.Max();
+        // Dense enough that an array (4 bytes an id) costs no more than the dictionary (~20 bytes a user).
+        if (maxUserId < MaxDenseUserId && maxUserId < 4L * _userIds.Count + 1024)
+        {
+            _denseIndex = new int[maxUserId + 1];
+            for (var i = 0; i < _userIds.Count; i++)
+            {
+                _denseIndex[_userIds[i]] = i + 1; // 0: no such user.
+            }
+            _userIndex.Clear();
+            _userIndex.TrimExcess();
+        }
+    }
+
+    const int MaxDenseUserId = 1 << 26;
+    int[]? _denseIndex;
+
+    int IndexOf(int userId) =>
+        _denseIndex is { } dense
+            ? ((uint)userId < (uint)dense.Length ? dense[userId] - 1 : -1)
+            : _userIndex.GetValueOrDefault(userId, -1);
 
     /// <summary>Counts one experiment of a registered user; <paramref name="distinctCompoundIds"/> holds no repeats.</summary>
     public void AddExperiment(int userId, ReadOnlySpan<int> distinctCompoundIds)
     {
-        var index = _userIndex[userId];
+        var index = IndexOf(userId);
+        if (index < 0)
+        {
+            throw new ArgumentException($"user {userId} is not registered", nameof(userId));
+        }
         _experimentCounts[index]++;
         ExperimentCount++;
         _pairs ??= new PairCounter(_userIds.Count, _maxCompoundId);

@@ -93,7 +93,7 @@ public static class EtlPipeline
         {
             var reader = new ExperimentCsvReader(records);
             var experiments = new IdSet();
-            features.ExpectCompoundIdsUpTo(compounds.Max);
+            features.StartExperiments(compounds.Max);
             long loaded = 0;
             while (reader.TryRead(out var row))
             {
