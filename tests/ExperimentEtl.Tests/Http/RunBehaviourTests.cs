@@ -116,16 +116,8 @@ public sealed class RunBehaviourTests
     [MemberData(nameof(SnapshotBackends))]
     public async Task Readers_see_the_previous_report_while_a_run_loads_then_the_new_one(Backend backend)
     {
-        using var files = TestFiles.BundledSample();
-        await using var app = await EtlAppFactory.CreateAsync(backend, files.Directory);
-        var client = app.CreateClient();
-        Assert.Equal(HttpStatusCode.OK, (await client.GetAsync("/csv")).StatusCode);
-        var old = await ReportAsync(client);
-
-        File.Delete(Path.Combine(files.Directory, "user_experiments.csv"));
-        await using var experiments = new Fifo(Path.Combine(files.Directory, "user_experiments.csv"));
-        var run = client.GetAsync("/csv");
-        await experiments.WaitForReaderAsync();
+        await using var held = await HeldRun.StartAsync(backend);
+        var (client, old, experiments, run) = (held.Client, held.OldReport, held.Experiments, held.Run);
         // Users and compounds are loaded by now; experiments are half-way.
         await experiments.WriteAsync("experiment_id,\tuser_id,\texperiment_compound_ids,\texperiment_run_time\n1,\t1,\t1,\t10\n");
         Assert.Equal(old, await ReportAsync(client));
@@ -140,16 +132,8 @@ public sealed class RunBehaviourTests
     [Fact]
     public async Task In_memory_readers_during_a_run_see_the_old_or_the_new_report_never_a_mix()
     {
-        using var files = TestFiles.BundledSample();
-        await using var app = await EtlAppFactory.CreateAsync(Backend.Sqlite, files.Directory);
-        var client = app.CreateClient();
-        Assert.Equal(HttpStatusCode.OK, (await client.GetAsync("/csv")).StatusCode);
-        var old = await ReportAsync(client);
-
-        File.Delete(Path.Combine(files.Directory, "user_experiments.csv"));
-        await using var experiments = new Fifo(Path.Combine(files.Directory, "user_experiments.csv"));
-        var run = client.GetAsync("/csv");
-        await experiments.WaitForReaderAsync();
+        await using var held = await HeldRun.StartAsync(Backend.Sqlite);
+        var (client, old, experiments, run) = (held.Client, held.OldReport, held.Experiments, held.Run);
         await experiments.WriteAsync("experiment_id,\tuser_id,\texperiment_compound_ids,\texperiment_run_time\n1,\t1,\t1,\t10\n");
         var read = ReportAsync(client);
         await Task.Delay(200);
@@ -163,16 +147,8 @@ public sealed class RunBehaviourTests
     [Fact]
     public async Task A_lost_database_connection_fails_the_run_with_503_and_keeps_the_previous_data()
     {
-        using var files = TestFiles.BundledSample();
-        await using var app = await EtlAppFactory.CreateAsync(Backend.Postgres, files.Directory);
-        var client = app.CreateClient();
-        Assert.Equal(HttpStatusCode.OK, (await client.GetAsync("/csv")).StatusCode);
-        var old = await ReportAsync(client);
-
-        File.Delete(Path.Combine(files.Directory, "user_experiments.csv"));
-        await using var experiments = new Fifo(Path.Combine(files.Directory, "user_experiments.csv"));
-        var run = client.GetAsync("/csv");
-        await experiments.WaitForReaderAsync();
+        await using var held = await HeldRun.StartAsync(Backend.Postgres);
+        var (app, files, client, old, experiments, run) = (held.App, held.Files, held.Client, held.OldReport, held.Experiments, held.Run);
         await TerminateLoadConnectionsAsync(app);
         await experiments.WriteAsync(File.ReadAllText(Path.Combine(TestPostgres.RepositoryRoot(), "data", "user_experiments.csv")));
         await experiments.CloseAsync();
@@ -224,5 +200,45 @@ public sealed class RunBehaviourTests
             await Task.Delay(100);
         }
         Assert.Equal(await ReportAsync(writer.CreateClient()), now);
+    }
+
+    /// <summary>
+    /// An app that has loaded the bundled sample and started a second run whose user_experiments.csv is a pipe:
+    /// users and compounds are loaded, and the run waits for the experiments the test writes.
+    /// </summary>
+    sealed class HeldRun : IAsyncDisposable
+    {
+        public required TestFiles Files { get; init; }
+
+        public required EtlAppFactory App { get; init; }
+
+        public required HttpClient Client { get; init; }
+
+        public required string OldReport { get; init; }
+
+        public required Fifo Experiments { get; init; }
+
+        public required Task<HttpResponseMessage> Run { get; init; }
+
+        public static async Task<HeldRun> StartAsync(Backend backend)
+        {
+            var files = TestFiles.BundledSample();
+            var app = await EtlAppFactory.CreateAsync(backend, files.Directory);
+            var client = app.CreateClient();
+            Assert.Equal(HttpStatusCode.OK, (await client.GetAsync("/csv")).StatusCode);
+            var old = await ReportAsync(client);
+            File.Delete(Path.Combine(files.Directory, "user_experiments.csv"));
+            var experiments = new Fifo(Path.Combine(files.Directory, "user_experiments.csv"));
+            var run = client.GetAsync("/csv");
+            await experiments.WaitForReaderAsync();
+            return new HeldRun { Files = files, App = app, Client = client, OldReport = old, Experiments = experiments, Run = run };
+        }
+
+        public async ValueTask DisposeAsync()
+        {
+            await Experiments.DisposeAsync();
+            await App.DisposeAsync();
+            Files.Dispose();
+        }
     }
 }
