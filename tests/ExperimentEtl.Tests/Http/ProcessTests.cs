@@ -92,31 +92,8 @@ public sealed class ProcessTests
     [Fact]
     public async Task A_server_killed_during_a_run_leaves_the_data_intact_and_the_run_is_marked_failed_at_the_next_start()
     {
-        var database = await TestPostgres.CreateDatabaseAsync();
         using var files = TestFiles.BundledSample();
-        string before;
-        await using (var initial = await ServerProcess.StartAsync(Environment(database, files.Directory)))
-        {
-            Assert.Equal(HttpStatusCode.OK, (await initial.Client.GetAsync("/csv")).StatusCode);
-            before = await ReportAsync(initial.Client);
-        }
-
-        using var streaming = TestFiles.BundledSample();
-        File.Delete(Path.Combine(streaming.Directory, "user_experiments.csv"));
-        var runId = "";
-        await using (var experiments = new Fifo(Path.Combine(streaming.Directory, "user_experiments.csv")))
-        await using (var doomed = await ServerProcess.StartAsync(Environment(database, streaming.Directory)))
-        {
-            using var stop = new CancellationTokenSource();
-            runId = (await (await doomed.Client.PostAsync("/api/etl/runs", null)).ReadJsonAsync()).GetProperty("run_id").GetString()!;
-            await experiments.WaitForReaderAsync();
-            var writer = experiments.StreamAsync(ExperimentsHeader, Experiment, stop.Token);
-            await WaitForRowsReadAsync(doomed.Client, runId, 20_000);
-
-            await doomed.KillAsync();
-            await stop.CancelAsync();
-            await writer;
-        }
+        var (database, before, runId) = await InterruptStreamingRunAsync(files.Directory, server => server.KillAsync());
         await WaitForNoLoadLockAsync(database);
 
         await using var restarted = await ServerProcess.StartAsync(Environment(database, files.Directory));
@@ -129,10 +106,30 @@ public sealed class ProcessTests
     [Fact]
     public async Task Sigterm_during_a_run_cancels_and_rolls_it_back_and_the_process_exits_within_10_seconds()
     {
-        var database = await TestPostgres.CreateDatabaseAsync();
         using var files = TestFiles.BundledSample();
+        var (database, before, runId) = await InterruptStreamingRunAsync(files.Directory, async server =>
+        {
+            var exit = await server.TerminateAsync(TimeSpan.FromSeconds(10));
+            Assert.True(exit < TimeSpan.FromSeconds(10), $"exit took {exit}");
+            Assert.Equal(0, server.ExitCode);
+        });
+
+        await using var restarted = await ServerProcess.StartAsync(Environment(database, files.Directory));
+        var run = await (await restarted.Client.GetAsync($"/api/etl/runs/{runId}")).ReadJsonAsync();
+        Assert.Equal("cancelled", run.GetProperty("status").GetString());
+        Assert.Equal(before, await ReportAsync(restarted.Client));
+    }
+
+    /// <summary>
+    /// Loads the sample into a fresh database, then starts a run on a second server whose experiments file never ends,
+    /// and <paramref name="interrupt"/>s that server once the run is well under way.
+    /// </summary>
+    /// <returns>The database, the report before the interrupted run, and that run's id.</returns>
+    static async Task<(string Database, string Before, string RunId)> InterruptStreamingRunAsync(string dataDirectory, Func<ServerProcess, Task> interrupt)
+    {
+        var database = await TestPostgres.CreateDatabaseAsync();
         string before;
-        await using (var initial = await ServerProcess.StartAsync(Environment(database, files.Directory)))
+        await using (var initial = await ServerProcess.StartAsync(Environment(database, dataDirectory)))
         {
             Assert.Equal(HttpStatusCode.OK, (await initial.Client.GetAsync("/csv")).StatusCode);
             before = await ReportAsync(initial.Client);
@@ -140,27 +137,18 @@ public sealed class ProcessTests
 
         using var streaming = TestFiles.BundledSample();
         File.Delete(Path.Combine(streaming.Directory, "user_experiments.csv"));
-        string runId;
-        await using (var experiments = new Fifo(Path.Combine(streaming.Directory, "user_experiments.csv")))
-        await using (var server = await ServerProcess.StartAsync(Environment(database, streaming.Directory)))
-        {
-            using var stop = new CancellationTokenSource();
-            runId = (await (await server.Client.PostAsync("/api/etl/runs", null)).ReadJsonAsync()).GetProperty("run_id").GetString()!;
-            await experiments.WaitForReaderAsync();
-            var writer = experiments.StreamAsync(ExperimentsHeader, Experiment, stop.Token);
-            await WaitForRowsReadAsync(server.Client, runId, 20_000);
+        await using var experiments = new Fifo(Path.Combine(streaming.Directory, "user_experiments.csv"));
+        await using var server = await ServerProcess.StartAsync(Environment(database, streaming.Directory));
+        using var stop = new CancellationTokenSource();
+        var runId = (await (await server.Client.PostAsync("/api/etl/runs", null)).ReadJsonAsync()).GetProperty("run_id").GetString()!;
+        await experiments.WaitForReaderAsync();
+        var writer = experiments.StreamAsync(ExperimentsHeader, Experiment, stop.Token);
+        await WaitForRowsReadAsync(server.Client, runId, 20_000);
 
-            var exit = await server.TerminateAsync(TimeSpan.FromSeconds(10));
-            await stop.CancelAsync();
-            await writer;
-            Assert.True(exit < TimeSpan.FromSeconds(10), $"exit took {exit}");
-            Assert.Equal(0, server.ExitCode);
-        }
-
-        await using var restarted = await ServerProcess.StartAsync(Environment(database, files.Directory));
-        var run = await (await restarted.Client.GetAsync($"/api/etl/runs/{runId}")).ReadJsonAsync();
-        Assert.Equal("cancelled", run.GetProperty("status").GetString());
-        Assert.Equal(before, await ReportAsync(restarted.Client));
+        await interrupt(server);
+        await stop.CancelAsync();
+        await writer;
+        return (database, before, runId);
     }
 
     [Fact]
