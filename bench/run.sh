@@ -28,6 +28,8 @@ export LC_ALL=C
 {
 
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+# shellcheck source=scripts/lib.sh
+. "$repo/scripts/lib.sh"
 size=${1:-}
 case "$size" in
   S | M | L) ;;
@@ -86,15 +88,6 @@ die() { echo "error: $*" >&2; exit 1; }
 log() { echo "bench: $*" >&2; }
 seconds_between() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.3f", b - a }'; }
 median() { printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END { if (NR % 2) print v[(NR + 1) / 2]; else printf "%.3f\n", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
-
-free_port() {
-  local port
-  for _ in $(seq 1 50); do
-    port=$((20000 + RANDOM % 20000))
-    if ! (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then echo "$port"; return 0; fi
-  done
-  die "no free port found"
-}
 
 # ---- one benchmark at a time on this machine -----------------------------------------------------------------
 # Two runs at once on 2 cores measure each other. The lock is held until this script exits.

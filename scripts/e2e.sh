@@ -11,6 +11,8 @@
 set -euo pipefail
 
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+# shellcheck source=scripts/lib.sh
+. "$repo/scripts/lib.sh"
 READY_TIMEOUT=60   # seconds a server may take to answer /readyz
 CURL_TIMEOUT=60    # seconds one request may take
 
@@ -86,16 +88,6 @@ expect_status() {
   fail "$description: expected HTTP $expected, got $code"
   cat "$out.err" 2>/dev/null
   head -c 2000 "$out" 2>/dev/null; echo
-  return 1
-}
-
-free_port() {
-  local port
-  for _ in $(seq 1 50); do
-    port=$((20000 + RANDOM % 20000))
-    if ! (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then echo "$port"; return 0; fi
-  done
-  echo "no free port found" >&2
   return 1
 }
 

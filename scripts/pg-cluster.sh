@@ -9,6 +9,9 @@
 set -euo pipefail
 
 PG_BIN=${PG_BIN:-/usr/lib/postgresql/15/bin}
+# shellcheck source=scripts/lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
 command=${1:?usage: pg-cluster.sh start|stop|resume DIR}
 dir=${2:?usage: pg-cluster.sh start|stop|resume DIR}
 
@@ -16,15 +19,6 @@ dir=${2:?usage: pg-cluster.sh start|stop|resume DIR}
 as_owner() {
   # From / : the caller's folder may not be readable by 'postgres'.
   if [ "$(id -u)" -eq 0 ]; then (cd / && runuser -u postgres -- "$@"); else "$@"; fi
-}
-
-free_port() {
-  local port
-  for _ in $(seq 1 50); do
-    port=$((20000 + RANDOM % 20000))
-    if ! (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then echo "$port"; return 0; fi
-  done
-  echo "no free port found" >&2; return 1
 }
 
 start_server() {

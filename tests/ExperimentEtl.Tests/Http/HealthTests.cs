@@ -30,17 +30,4 @@ public sealed class HealthTests
         Assert.Equal(HttpStatusCode.NotFound, response.StatusCode);
         Assert.Equal("application/problem+json", response.Content.Headers.ContentType?.MediaType);
     }
-
-    [Fact]
-    public async Task The_openapi_document_describes_the_seed_endpoints()
-    {
-        using var files = TestFiles.BundledSample();
-        await using var app = await EtlAppFactory.CreateAsync(Backend.Sqlite, files.Directory);
-        var document = await (await app.CreateClient().GetAsync("/openapi/v1.json")).ReadJsonAsync();
-        var paths = document.GetProperty("paths");
-        foreach (var path in new[] { "/setup_test_db", "/csv", "/report", "/healthz", "/readyz" })
-        {
-            Assert.True(paths.TryGetProperty(path, out _), path);
-        }
-    }
 }

@@ -1,0 +1,12 @@
+# Shell helpers shared by scripts/pg-cluster.sh, scripts/e2e.sh and bench/run.sh (source it; it runs nothing).
+
+# Prints a TCP port on 127.0.0.1 that nothing listens on; fails after 50 tries.
+free_port() {
+  local port
+  for _ in $(seq 1 50); do
+    port=$((20000 + RANDOM % 20000))
+    if ! (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then echo "$port"; return 0; fi
+  done
+  echo "no free port found" >&2
+  return 1
+}
