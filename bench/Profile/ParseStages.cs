@@ -158,6 +158,7 @@ static class ParseStages
         using (var records = new CsvRecordReader(Input.Open(input.Experiments), CsvSchema.Experiments, errors))
         {
             var reader = new ExperimentCsvReader(records);
+            features.StartExperiments(compounds.Max); // as EtlPipeline does
             while (reader.TryRead(out var row))
             {
                 rows++;
