@@ -4,50 +4,75 @@ using System.Runtime.CompilerServices;
 namespace ExperimentEtl.Storage;
 
 /// <summary>
-/// The report read as one statement, so summary and users come from the same data set even while a run commits:
-/// every row carries the summary columns, and the first row supplies them.
+/// The report's summary and users from one snapshot of the data set, even while a run commits: either one statement
+/// whose every row carries the summary columns (the first row supplies them), or a summary read first and the users
+/// read after it in the same repeatable-read transaction.
 /// </summary>
 sealed class ReportSnapshot : IReportSnapshot
 {
     readonly DbConnection _connection;
-    readonly DbDataReader _reader;
+    readonly DbTransaction? _transaction;
+    readonly DbDataReader? _reader;
     readonly Func<DbDataReader, UserReport> _readUser;
-    bool _hasCurrentRow;
+    bool _rowPending;
 
-    ReportSnapshot(DbConnection connection, DbDataReader reader, Func<DbDataReader, UserReport> readUser)
+    ReportSnapshot(DbConnection connection, DbTransaction? transaction, DbDataReader? reader, Func<DbDataReader, UserReport> readUser)
     {
         _connection = connection;
+        _transaction = transaction;
         _reader = reader;
         _readUser = readUser;
     }
 
     public ReportSummary? Summary { get; private set; }
 
-    public static async Task<IReportSnapshot> StartAsync(
+    /// <summary>A snapshot from one statement whose rows all carry the summary.</summary>
+    public static async Task<IReportSnapshot> FromFirstRowAsync(
         DbConnection connection,
         DbDataReader reader,
         Func<DbDataReader, ReportSummary> readSummary,
         Func<DbDataReader, UserReport> readUser,
         CancellationToken cancellationToken)
     {
-        var snapshot = new ReportSnapshot(connection, reader, readUser);
-        snapshot._hasCurrentRow = await reader.ReadAsync(cancellationToken);
-        snapshot.Summary = snapshot._hasCurrentRow ? readSummary(reader) : null;
+        var snapshot = new ReportSnapshot(connection, null, reader, readUser);
+        snapshot._rowPending = await reader.ReadAsync(cancellationToken);
+        snapshot.Summary = snapshot._rowPending ? readSummary(reader) : null;
         return snapshot;
     }
 
+    /// <summary>A snapshot whose summary was read before the users, in <paramref name="transaction"/>.</summary>
+    /// <param name="users">The users' rows; null when there is no data set (no summary).</param>
+    public static IReportSnapshot FromTransaction(
+        DbConnection connection, DbTransaction transaction, ReportSummary? summary, DbDataReader? users, Func<DbDataReader, UserReport> readUser) =>
+        new ReportSnapshot(connection, transaction, users, readUser) { Summary = summary };
+
     public async IAsyncEnumerable<UserReport> ReadUsersAsync([EnumeratorCancellation] CancellationToken cancellationToken)
     {
-        while (_hasCurrentRow)
+        if (_reader is null)
+        {
+            yield break;
+        }
+        if (!_rowPending)
+        {
+            _rowPending = await _reader.ReadAsync(cancellationToken);
+        }
+        while (_rowPending)
         {
             yield return _readUser(_reader);
-            _hasCurrentRow = await _reader.ReadAsync(cancellationToken);
+            _rowPending = await _reader.ReadAsync(cancellationToken);
         }
     }
 
     public async ValueTask DisposeAsync()
     {
-        await _reader.DisposeAsync();
+        if (_reader is not null)
+        {
+            await _reader.DisposeAsync();
+        }
+        if (_transaction is not null)
+        {
+            await _transaction.DisposeAsync();
+        }
         await _connection.DisposeAsync();
     }
 }

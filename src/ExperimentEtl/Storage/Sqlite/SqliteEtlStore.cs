@@ -150,7 +150,7 @@ public sealed partial class SqliteEtlStore : IEtlStore, IDisposable
             var command = connection.CreateCommand();
             command.CommandText = ReportQuery;
             var reader = await command.ExecuteReaderAsync(cancellationToken);
-            return await ReportSnapshot.StartAsync(connection, reader, ReadSummary, ReadUser, cancellationToken);
+            return await ReportSnapshot.FromFirstRowAsync(connection, reader, ReadSummary, ReadUser, cancellationToken);
         }
         catch
         {
