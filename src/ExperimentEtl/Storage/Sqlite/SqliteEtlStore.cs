@@ -306,7 +306,6 @@ public sealed partial class SqliteEtlStore : IEtlStore, IDisposable
         }
     }
 
-    /// <summary>A prepared insert executed once per row.</summary>
     /// <summary>
     /// A prepared insert stepped once per row through SQLite's own API, inside the load's transaction.
     /// </summary>
