@@ -14,6 +14,10 @@ public sealed partial class PostgresEtlStore(NpgsqlDataSource dataSource) : IEtl
     const long SchemaLockKey = 0x45544C_0001;
     const long LoadLockKey = 0x45544C_0002;
 
+    static readonly TimeSpan SwapLockTimeout = TimeSpan.FromSeconds(1);
+    static readonly TimeSpan SwapRetryPause = TimeSpan.FromMilliseconds(200);
+    static readonly TimeSpan MaxSwapWait = TimeSpan.FromMinutes(10);
+
     /// <summary>The tables a load replaces, with what is added only after the bulk copy.</summary>
     sealed record SwappedTable(string Name, string Columns, string PrimaryKey);
 
@@ -282,16 +286,7 @@ public sealed partial class PostgresEtlStore(NpgsqlDataSource dataSource) : IEtl
                     copy.WriteText(r.Reject.Reason);
                 });
 
-            // The swap takes exclusive locks only for these few catalog changes, at the very end.
-            var sql = "";
-            foreach (var table in SwappedTables)
-            {
-                var next = table.Name + "_next";
-                sql += $"DROP TABLE {table.Name}; ALTER TABLE {next} RENAME TO {table.Name};" +
-                       $"ALTER TABLE {table.Name} RENAME CONSTRAINT {next}_pkey TO {table.Name}_pkey;";
-            }
-            sql += "DELETE FROM dataset;";
-            Execute(_connection, _transaction, sql);
+            Swap();
             run = run with { FinishedAt = clock.GetUtcNow() };
 
             using (var command = new NpgsqlCommand("""
@@ -315,6 +310,47 @@ public sealed partial class PostgresEtlStore(NpgsqlDataSource dataSource) : IEtl
             _transaction.Commit();
             _committed = true;
             return run;
+        }
+
+        /// <summary>
+        /// Replaces the tables with their <c>_next</c> versions: exclusive locks for a few catalog changes, at the very end.
+        /// </summary>
+        /// <remarks>
+        /// A reader that holds a table for long (a large report streamed to a slow client) would make the swap wait,
+        /// and every reader arriving after it would queue behind the swap's exclusive lock. So each attempt waits at
+        /// most <see cref="SwapLockTimeout"/>, then steps back to let the queued readers through and tries again.
+        /// </remarks>
+        void Swap()
+        {
+            var sql = $"SET LOCAL lock_timeout = {(int)SwapLockTimeout.TotalMilliseconds};";
+            foreach (var table in SwappedTables)
+            {
+                var next = table.Name + "_next";
+                sql += $"DROP TABLE {table.Name}; ALTER TABLE {next} RENAME TO {table.Name};" +
+                       $"ALTER TABLE {table.Name} RENAME CONSTRAINT {next}_pkey TO {table.Name}_pkey;";
+            }
+            sql += "DELETE FROM dataset; SET LOCAL lock_timeout = 0;";
+            var giveUpAt = DateTime.UtcNow + MaxSwapWait;
+            while (true)
+            {
+                _transaction.Save("swap");
+                try
+                {
+                    Execute(_connection, _transaction, sql);
+                    _transaction.Release("swap");
+                    return;
+                }
+                catch (PostgresException e) when (e.SqlState == PostgresErrorCodes.LockNotAvailable)
+                {
+                    _transaction.Rollback("swap");
+                    if (DateTime.UtcNow > giveUpAt)
+                    {
+                        throw new TimeoutException(
+                            $"The new data set could not replace the current one: readers kept its tables busy for {MaxSwapWait.TotalMinutes:0} minutes.", e);
+                    }
+                    Thread.Sleep(SwapRetryPause);
+                }
+            }
         }
 
         /// <summary>Creates, fills, keys and commits the feature tables on a connection of their own.</summary>
