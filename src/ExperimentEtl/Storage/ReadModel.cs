@@ -129,9 +129,19 @@ public sealed class ReadModel(IEtlStore store)
     public async Task<DataSummary> GetSummaryAsync(CancellationToken cancellationToken)
     {
         await using var connection = await store.OpenReadConnectionAsync(cancellationToken);
+        // Four statements, one snapshot: a run that commits meanwhile shows in all of them or in none.
+        await using var snapshot = connection is Microsoft.Data.Sqlite.SqliteConnection sqlite
+            ? sqlite.BeginTransaction(deferred: true)
+            : await connection.BeginTransactionAsync(System.Data.IsolationLevel.RepeatableRead, cancellationToken);
+        DbCommand InSnapshot(string sql, params object?[] values)
+        {
+            var command = Command(connection, sql, values);
+            command.Transaction = snapshot;
+            return command;
+        }
         long users = 0, experiments = 0, compounds = 0, active = 0;
         DateTimeOffset? loadedAt = null;
-        await using (var command = Command(connection, "SELECT users, experiments, compounds, active_users, loaded_at FROM dataset"))
+        await using (var command = InSnapshot("SELECT users, experiments, compounds, active_users, loaded_at FROM dataset"))
         await using (var reader = await command.ExecuteReaderAsync(cancellationToken))
         {
             if (await reader.ReadAsync(cancellationToken))
@@ -140,9 +150,9 @@ public sealed class ReadModel(IEtlStore store)
                 loadedAt = reader.GetFieldValue<DateTimeOffset>(4);
             }
         }
-        var topCompounds = await ReadCompoundsAsync(Command(connection, TopCompounds, 10), cancellationToken);
+        var topCompounds = await ReadCompoundsAsync(InSnapshot(TopCompounds, 10), cancellationToken);
         var topUsers = new List<UserRank>();
-        await using (var command = Command(connection, TopUsers, 20))
+        await using (var command = InSnapshot(TopUsers, 20))
         await using (var reader = await command.ExecuteReaderAsync(cancellationToken))
         {
             while (await reader.ReadAsync(cancellationToken))
@@ -152,7 +162,7 @@ public sealed class ReadModel(IEtlStore store)
         }
         // Exact counts per number of experiments: a few thousand values even at millions of users, binned by the reader.
         var histogram = new List<HistogramBin>();
-        await using (var command = Command(connection, "SELECT experiment_count, count(*) FROM user_features GROUP BY experiment_count ORDER BY experiment_count"))
+        await using (var command = InSnapshot("SELECT experiment_count, count(*) FROM user_features GROUP BY experiment_count ORDER BY experiment_count"))
         await using (var reader = await command.ExecuteReaderAsync(cancellationToken))
         {
             while (await reader.ReadAsync(cancellationToken))
