@@ -60,7 +60,13 @@ catch (Exception e) when (e is not OperationCanceledException)
     await Console.Error.WriteLineAsync($"error: could not prepare {database.Describe()}: {e.Message}");
     return 1;
 }
-StartupSchema.LogStarted(app.Logger, database.Describe(), app.Services.GetRequiredService<EtlOptions>().DataDirectory);
+var options = app.Services.GetRequiredService<EtlOptions>();
+StartupSchema.LogStarted(app.Logger, database.Describe(), options.DataDirectory);
+// Uploads of runs cut short by a killed process would otherwise stay on disk for good.
+if (ExperimentEtl.Pipeline.DataSetSource.DeleteAbandonedUploads(options.UploadDirectory) is > 0 and var deleted)
+{
+    StartupSchema.LogAbandonedUploadsDeleted(app.Logger, deleted, options.UploadDirectory);
+}
 
 await app.RunAsync();
 return 0;

@@ -48,21 +48,10 @@ public static class UploadReader
             limit.MaxRequestBodySize = maxBytes + 1024 * 1024; // Room for the multipart framing.
         }
 
-        Directory.CreateDirectory(uploadRoot);
-        var directory = Path.Combine(uploadRoot, "experiment-etl-upload-" + Guid.NewGuid().ToString("N"));
-        // Readable by this user only: the root may be a shared /tmp.
-        if (OperatingSystem.IsWindows())
-        {
-            Directory.CreateDirectory(directory);
-        }
-        else
-        {
-            Directory.CreateDirectory(directory, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
-        }
-        var source = DataSetSource.FromUploadDirectory(directory);
+        var source = DataSetSource.CreateUploadDirectory(uploadRoot);
         try
         {
-            var problem = await CopyPartsAsync(new MultipartReader(boundary, request.Body), directory, maxBytes, cancellationToken);
+            var problem = await CopyPartsAsync(new MultipartReader(boundary, request.Body), source.FolderPath, maxBytes, cancellationToken);
             if (problem is not null)
             {
                 source.Dispose();

@@ -6,23 +6,86 @@ namespace ExperimentEtl.Pipeline;
 /// </summary>
 public sealed class DataSetSource : IDisposable
 {
+    const string UploadPrefix = "experiment-etl-upload-";
+
+    // Held (exclusively) while the upload's run lasts. A process that dies releases it, which is how a later process
+    // tells an abandoned upload folder from one in use, even by another process sharing the folder.
+    const string InUseFile = ".in-use";
+
     readonly string _directory;
     readonly bool _ownsDirectory;
+    readonly FileStream? _inUse;
 
-    DataSetSource(string directory, string kind, bool ownsDirectory)
+    DataSetSource(string directory, string kind, bool ownsDirectory, FileStream? inUse = null)
     {
         _directory = directory;
         Kind = kind;
         _ownsDirectory = ownsDirectory;
+        _inUse = inUse;
     }
+
+    /// <summary>The folder the files are read from.</summary>
+    public string FolderPath => _directory;
 
     /// <summary><see cref="RunSource.DataFolder"/> or <see cref="RunSource.Upload"/>.</summary>
     public string Kind { get; }
 
     public static DataSetSource FromDirectory(string directory) => new(Path.GetFullPath(directory), RunSource.DataFolder, false);
 
-    /// <summary>A temporary folder that this source deletes when disposed.</summary>
-    public static DataSetSource FromUploadDirectory(string directory) => new(directory, RunSource.Upload, true);
+    /// <summary>A new folder under <paramref name="uploadRoot"/> for uploaded files, deleted when the source is disposed.</summary>
+    public static DataSetSource CreateUploadDirectory(string uploadRoot)
+    {
+        Directory.CreateDirectory(uploadRoot);
+        var directory = Path.Combine(uploadRoot, UploadPrefix + Guid.NewGuid().ToString("N"));
+        // Readable by this user only: the root may be a shared /tmp.
+        if (OperatingSystem.IsWindows())
+        {
+            Directory.CreateDirectory(directory);
+        }
+        else
+        {
+            Directory.CreateDirectory(directory, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+        }
+        return new(directory, RunSource.Upload, true, LockInUse(directory, FileMode.CreateNew));
+    }
+
+    /// <summary>
+    /// Deletes the upload folders under <paramref name="uploadRoot"/> that no process uses any more (left behind by a
+    /// process that was killed during a run). Returns how many were deleted.
+    /// </summary>
+    public static int DeleteAbandonedUploads(string uploadRoot)
+    {
+        if (!Directory.Exists(uploadRoot))
+        {
+            return 0;
+        }
+        var deleted = 0;
+        // A folder younger than this may be one whose run is only now taking its lock.
+        var before = DateTime.UtcNow - TimeSpan.FromMinutes(1);
+        foreach (var directory in Directory.EnumerateDirectories(uploadRoot, UploadPrefix + "*"))
+        {
+            try
+            {
+                if (Directory.GetLastWriteTimeUtc(directory) > before)
+                {
+                    continue;
+                }
+                using (LockInUse(directory, FileMode.OpenOrCreate))
+                {
+                }
+                Directory.Delete(directory, recursive: true);
+                deleted++;
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                // In use by a running upload, or another user's: not ours to delete.
+            }
+        }
+        return deleted;
+    }
+
+    static FileStream LockInUse(string directory, FileMode mode) =>
+        new(Path.Combine(directory, InUseFile), mode, FileAccess.ReadWrite, FileShare.None);
 
     /// <summary>Opens one of the three input files for sequential reading; null when it does not exist.</summary>
     public Stream? Open(string fileName)
@@ -41,6 +104,7 @@ public sealed class DataSetSource : IDisposable
         {
             return;
         }
+        _inUse?.Dispose();
         try
         {
             Directory.Delete(_directory, recursive: true);

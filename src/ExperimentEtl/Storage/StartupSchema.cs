@@ -28,4 +28,7 @@ public static partial class StartupSchema
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Using {Database}; data folder {DataDirectory}")]
     public static partial void LogStarted(ILogger logger, string database, string dataDirectory);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Deleted {Count} upload folder(s) of runs that a stopped process left in {UploadDirectory}")]
+    public static partial void LogAbandonedUploadsDeleted(ILogger logger, int count, string uploadDirectory);
 }

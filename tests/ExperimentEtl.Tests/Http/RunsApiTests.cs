@@ -123,6 +123,30 @@ public sealed class RunsApiTests
     }
 
     [Fact]
+    public async Task Uploads_left_by_a_killed_process_are_deleted_at_start_up_but_not_one_in_use()
+    {
+        using var files = TestFiles.BundledSample();
+        var uploads = Directory.CreateTempSubdirectory("etl-test-uploads-").FullName;
+        var abandoned = Path.Combine(uploads, "experiment-etl-upload-0123456789abcdef0123456789abcdef");
+        Directory.CreateDirectory(abandoned);
+        File.WriteAllText(Path.Combine(abandoned, "users.csv"), "user_id,name,email,signup_date\n1,A,a@x,2024-01-01");
+        // Another process's run, still going: its folder is locked.
+        using var inUse = ExperimentEtl.Pipeline.DataSetSource.CreateUploadDirectory(uploads);
+        var unrelated = Directory.CreateDirectory(Path.Combine(uploads, "someone-else")).FullName;
+        foreach (var directory in new[] { abandoned, inUse.FolderPath, unrelated })
+        {
+            Directory.SetLastWriteTimeUtc(directory, DateTime.UtcNow.AddHours(-2));
+        }
+
+        await using var app = await EtlAppFactory.CreateAsync(Backend.Sqlite, files.Directory, new Dictionary<string, string> { ["ETL_UPLOAD_DIR"] = uploads });
+        Assert.Equal(HttpStatusCode.OK, (await app.CreateClient().GetAsync("/healthz")).StatusCode);
+
+        Assert.Equal([inUse.FolderPath, unrelated], Directory.EnumerateDirectories(uploads).Order());
+        inUse.Dispose();
+        Directory.Delete(uploads, recursive: true);
+    }
+
+    [Fact]
     public async Task Wrong_uploads_are_answered_with_the_reason()
     {
         using var files = TestFiles.BundledSample();
