@@ -55,33 +55,59 @@ public sealed class DataSetSource : IDisposable
     /// </summary>
     public static int DeleteAbandonedUploads(string uploadRoot)
     {
-        if (!Directory.Exists(uploadRoot))
-        {
-            return 0;
-        }
         var deleted = 0;
-        // A folder younger than this may be one whose run is only now taking its lock.
-        var before = DateTime.UtcNow - TimeSpan.FromMinutes(1);
-        foreach (var directory in Directory.EnumerateDirectories(uploadRoot, UploadPrefix + "*"))
+        var now = DateTime.UtcNow;
+        try
         {
-            try
+            foreach (var folder in new DirectoryInfo(uploadRoot).EnumerateDirectories(UploadPrefix + "*"))
             {
-                if (Directory.GetLastWriteTimeUtc(directory) > before)
+                if (folder.LinkTarget is not null || !IsAbandoned(folder, now))
                 {
                     continue;
                 }
-                using (LockInUse(directory, FileMode.OpenOrCreate))
+                try
                 {
+                    folder.Delete(recursive: true);
+                    deleted++;
                 }
-                Directory.Delete(directory, recursive: true);
-                deleted++;
-            }
-            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-            {
-                // In use by a running upload, or another user's: not ours to delete.
+                catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+                {
+                    // Not removable by this user: left as it is.
+                }
             }
         }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            // No upload root yet, or one this user cannot list: nothing to delete.
+        }
         return deleted;
+    }
+
+    /// <summary>
+    /// Abandoned: its in-use lock can be taken. A folder younger than a minute may be one whose run is only now taking
+    /// the lock; one without a lock file (written by a version before the lock) counts after a day.
+    /// </summary>
+    static bool IsAbandoned(DirectoryInfo folder, DateTime now)
+    {
+        if (folder.LastWriteTimeUtc > now - TimeSpan.FromMinutes(1))
+        {
+            return false;
+        }
+        if (!File.Exists(Path.Combine(folder.FullName, InUseFile)))
+        {
+            return folder.LastWriteTimeUtc < now - TimeSpan.FromDays(1);
+        }
+        try
+        {
+            using (LockInUse(folder.FullName, FileMode.Open))
+            {
+                return true;
+            }
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            return false; // In use by a running upload, or another user's.
+        }
     }
 
     static FileStream LockInUse(string directory, FileMode mode) =>

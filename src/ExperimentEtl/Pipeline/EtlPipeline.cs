@@ -157,7 +157,7 @@ public static class EtlPipeline
             RejectedCount = errors.RejectedCount,
             Message = errors.RejectedCount > 0 ? $"Loaded; {errors.RejectedCount} invalid row(s) were skipped (see /rejects)." : null,
         };
-        return new RunOutcome(load.Commit(features.Build(compounds.Count), succeeded, errors.Rejects, clock), []);
+        return new RunOutcome(load.Commit(features.Build(compounds.Count), succeeded, errors.Rejects, clock, cancellationToken), []);
     }
 
     static FileStats Stats(CsvRecordReader records, long loaded, ErrorCollector errors) =>

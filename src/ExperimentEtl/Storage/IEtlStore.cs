@@ -56,6 +56,12 @@ public interface IEtlStore
     /// <summary>An open connection for the read model's queries (which both databases run alike).</summary>
     Task<System.Data.Common.DbConnection> OpenReadConnectionAsync(CancellationToken cancellationToken);
 
+    /// <summary>
+    /// Starts a read-only transaction on <paramref name="connection"/> in which every statement sees the same data set,
+    /// even if a load commits in between.
+    /// </summary>
+    Task<System.Data.Common.DbTransaction> BeginConsistentReadAsync(System.Data.Common.DbConnection connection, CancellationToken cancellationToken);
+
     /// <summary>Opens a consistent snapshot of the current report: summary and users from the same data set.</summary>
     Task<IReportSnapshot> OpenReportAsync(CancellationToken cancellationToken);
 }
@@ -76,8 +82,9 @@ public interface IDataSetLoad : IDisposable
     /// Stores the features, the rows a lenient run skipped and the run's record, then makes the whole data set visible at once.
     /// The record's end time is taken from <paramref name="clock"/> after keys and indexes are built, just before the commit.
     /// </summary>
+    /// <param name="cancellationToken">Stops waiting for readers to release the tables; the load is then not committed.</param>
     /// <returns>The run record as stored.</returns>
-    RunRecord Commit(DataSetFeatures features, RunRecord run, IReadOnlyList<RejectedRow> rejects, TimeProvider clock);
+    RunRecord Commit(DataSetFeatures features, RunRecord run, IReadOnlyList<RejectedRow> rejects, TimeProvider clock, CancellationToken cancellationToken);
 }
 
 /// <summary>Bulk writer for one table. <see cref="Complete"/> must be called before the next table is opened.</summary>

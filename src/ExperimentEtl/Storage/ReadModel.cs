@@ -129,10 +129,8 @@ public sealed class ReadModel(IEtlStore store)
     public async Task<DataSummary> GetSummaryAsync(CancellationToken cancellationToken)
     {
         await using var connection = await store.OpenReadConnectionAsync(cancellationToken);
-        // Four statements, one snapshot: a run that commits meanwhile shows in all of them or in none.
-        await using var snapshot = connection is Microsoft.Data.Sqlite.SqliteConnection sqlite
-            ? sqlite.BeginTransaction(deferred: true)
-            : await connection.BeginTransactionAsync(System.Data.IsolationLevel.RepeatableRead, cancellationToken);
+        // Four statements, one data set: a run that commits meanwhile shows in all of them or in none.
+        await using var snapshot = await store.BeginConsistentReadAsync(connection, cancellationToken);
         DbCommand InSnapshot(string sql, params object?[] values)
         {
             var command = Command(connection, sql, values);

@@ -127,8 +127,10 @@ public sealed class RunsApiTests
     {
         using var files = TestFiles.BundledSample();
         var uploads = Directory.CreateTempSubdirectory("etl-test-uploads-").FullName;
+        // A killed process's upload: its lock file is there, but nobody holds it any more.
         var abandoned = Path.Combine(uploads, "experiment-etl-upload-0123456789abcdef0123456789abcdef");
         Directory.CreateDirectory(abandoned);
+        File.WriteAllText(Path.Combine(abandoned, ".in-use"), "");
         File.WriteAllText(Path.Combine(abandoned, "users.csv"), "user_id,name,email,signup_date\n1,A,a@x,2024-01-01");
         // Another process's run, still going: its folder is locked.
         using var inUse = ExperimentEtl.Pipeline.DataSetSource.CreateUploadDirectory(uploads);

@@ -56,7 +56,7 @@ internal sealed class RecordingLoad : IDataSetLoad
         return new RecordingWriter<TRow>(table, sink, () => _incompleteTable = null);
     }
 
-    public RunRecord Commit(DataSetFeatures features, RunRecord run, IReadOnlyList<RejectedRow> rejects, TimeProvider clock)
+    public RunRecord Commit(DataSetFeatures features, RunRecord run, IReadOnlyList<RejectedRow> rejects, TimeProvider clock, CancellationToken cancellationToken)
     {
         if (CommitCount > 0)
         {

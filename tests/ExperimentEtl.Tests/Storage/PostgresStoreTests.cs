@@ -51,38 +51,113 @@ public sealed class PostgresStoreTests
     [Fact]
     public async Task A_reader_holding_the_tables_delays_the_swap_without_blocking_other_readers()
     {
-        var database = await TestPostgres.CreateDatabaseAsync();
-        using var files = TestFiles.BundledSample();
-        await using var app = await EtlAppFactory.CreateWithDatabaseAsync(database, files.Directory);
-        var client = app.CreateClient();
-        Assert.Equal(HttpStatusCode.OK, (await client.GetAsync("/csv")).StatusCode);
-        var before = await client.GetStringAsync("/api/users");
-
-        // Someone streaming a large report: a transaction that has read the users and stays open.
-        await using var holder = new NpgsqlConnection(database);
-        await holder.OpenAsync();
-        var holding = await holder.BeginTransactionAsync();
-        await using (var read = new NpgsqlCommand("SELECT count(*) FROM users", holder, holding))
-        {
-            await read.ExecuteScalarAsync();
-        }
-
-        var run = client.GetAsync("/csv");
-        await WaitForAsync(database, "SELECT count(*) > 0 FROM pg_locks WHERE NOT granted AND relation = 'users'::regclass");
+        await using var held = await HeldSwap.StartAsync();
 
         // While the run waits to swap its tables in, other readers keep getting the current data.
         for (var i = 0; i < 3; i++)
         {
             using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(10));
-            Assert.Equal(before, await client.GetStringAsync("/api/users", timeout.Token));
+            Assert.Equal(held.Before, await held.Client.GetStringAsync("/api/users", timeout.Token));
         }
-        Assert.False(run.IsCompleted);
+        Assert.Equal("running", await held.StatusAsync());
 
-        await holding.CommitAsync();
-        Assert.Equal(HttpStatusCode.OK, (await run).StatusCode);
-        var after = await (await client.GetAsync("/report")).ReadJsonAsync();
-        var runs = await (await client.GetAsync("/api/etl/runs")).ReadJsonAsync();
-        Assert.Equal(runs.GetProperty("runs")[0].GetProperty("run_id").GetString(), after.GetProperty("run_id").GetString());
+        await held.ReleaseAsync();
+        Assert.Equal("succeeded", await held.WaitForEndAsync());
+        Assert.Contains("\"name\":\"Alicia\"", await held.Client.GetStringAsync("/api/users"), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task A_run_cancelled_while_it_waits_to_swap_leaves_the_previous_data_and_no_staging_tables()
+    {
+        await using var held = await HeldSwap.StartAsync();
+
+        await held.Client.DeleteAsync($"/api/etl/runs/{held.RunId}");
+        var status = await held.WaitForEndAsync();
+        await held.ReleaseAsync();
+
+        Assert.Equal("cancelled", status);
+        Assert.Equal(held.Before, await held.Client.GetStringAsync("/api/users"));
+        await using var connection = new NpgsqlConnection(held.Database);
+        await connection.OpenAsync();
+        await using var command = new NpgsqlCommand("SELECT count(*) FROM pg_tables WHERE tablename LIKE '%\\_next'", connection);
+        Assert.Equal(0L, (long)(await command.ExecuteScalarAsync())!);
+    }
+
+    /// <summary>
+    /// The bundled sample loaded, a reader holding the users table (as a report streamed to a slow client would), and
+    /// a second run (Alice renamed Alicia) that has built everything and waits to swap its tables in.
+    /// </summary>
+    sealed class HeldSwap : IAsyncDisposable
+    {
+        public required string Database { get; init; }
+
+        public required TestFiles Files { get; init; }
+
+        public required EtlAppFactory App { get; init; }
+
+        public required HttpClient Client { get; init; }
+
+        /// <summary>/api/users before the second run.</summary>
+        public required string Before { get; init; }
+
+        public required NpgsqlConnection Holder { get; init; }
+
+        public required NpgsqlTransaction Holding { get; init; }
+
+        public required string RunId { get; init; }
+
+        public static async Task<HeldSwap> StartAsync()
+        {
+            var database = await TestPostgres.CreateDatabaseAsync();
+            var files = TestFiles.BundledSample();
+            var app = await EtlAppFactory.CreateWithDatabaseAsync(database, files.Directory);
+            var client = app.CreateClient();
+            Assert.Equal(HttpStatusCode.OK, (await client.GetAsync("/csv")).StatusCode);
+            var before = await client.GetStringAsync("/api/users");
+            files.Write("users.csv", File.ReadAllText(Path.Combine(files.Directory, "users.csv")).Replace("Alice", "Alicia", StringComparison.Ordinal));
+
+            var holder = new NpgsqlConnection(database);
+            await holder.OpenAsync();
+            var holding = await holder.BeginTransactionAsync();
+            await using (var read = new NpgsqlCommand("SELECT count(*) FROM users", holder, holding))
+            {
+                await read.ExecuteScalarAsync();
+            }
+            var started = await client.PostAsync("/api/etl/runs", null);
+            Assert.Equal(HttpStatusCode.Accepted, started.StatusCode);
+            var runId = (await started.ReadJsonAsync()).GetProperty("run_id").GetString()!;
+            await WaitForAsync(database, "SELECT count(*) > 0 FROM pg_locks WHERE NOT granted AND relation = 'users'::regclass");
+            return new HeldSwap
+            {
+                Database = database, Files = files, App = app, Client = client, Before = before, Holder = holder, Holding = holding, RunId = runId,
+            };
+        }
+
+        public Task ReleaseAsync() => Holding.CommitAsync();
+
+        public async Task<string> StatusAsync() =>
+            (await (await Client.GetAsync($"/api/etl/runs/{RunId}")).ReadJsonAsync()).GetProperty("status").GetString()!;
+
+        /// <summary>Waits (30 s at most) for the run to end; returns how it ended.</summary>
+        public async Task<string> WaitForEndAsync()
+        {
+            var deadline = DateTime.UtcNow.AddSeconds(30);
+            string status;
+            while ((status = await StatusAsync()) is "queued" or "running")
+            {
+                Assert.True(DateTime.UtcNow < deadline, $"run {RunId} still {status} after 30 s");
+                await Task.Delay(50);
+            }
+            return status;
+        }
+
+        public async ValueTask DisposeAsync()
+        {
+            await Holding.DisposeAsync();
+            await Holder.DisposeAsync();
+            await App.DisposeAsync();
+            Files.Dispose();
+        }
     }
 
     static async Task WaitForAsync(string database, string condition)

@@ -57,7 +57,7 @@ public sealed partial class PostgresEtlStore(NpgsqlDataSource dataSource) : IEtl
             PRIMARY KEY (run_id, seq));
         """;
 
-    // The report is read in one repeatable-read transaction: the summary, then the users. Repeating the summary's
+    // The report is read in one consistent transaction: the summary, then the users. Repeating the summary's
     // columns on every user row (one statement) sent 80 more bytes a user and took longer at 1M users.
     const string ReportSummaryQuery = "SELECT users, experiments, compounds, active_users, run_id, loaded_at FROM dataset";
 
@@ -133,12 +133,37 @@ public sealed partial class PostgresEtlStore(NpgsqlDataSource dataSource) : IEtl
     public async Task<System.Data.Common.DbConnection> OpenReadConnectionAsync(CancellationToken cancellationToken) =>
         await dataSource.OpenConnectionAsync(cancellationToken);
 
+    /// <remarks>
+    /// A repeatable-read snapshot alone is not enough: a load swaps in new tables (DROP and RENAME), which a later
+    /// statement of an older snapshot would find, rows and all (COPY FREEZE). So the transaction first locks the
+    /// tables it reads, in the order the swap takes them (no deadlock): it either waits for a swap to commit or makes
+    /// the swap wait. LOCK takes no snapshot; the first query after it does.
+    /// </remarks>
+    public async Task<System.Data.Common.DbTransaction> BeginConsistentReadAsync(System.Data.Common.DbConnection connection, CancellationToken cancellationToken)
+    {
+        var npgsql = (NpgsqlConnection)connection;
+        var transaction = await npgsql.BeginTransactionAsync(System.Data.IsolationLevel.RepeatableRead, cancellationToken);
+        try
+        {
+            await ExecuteAsync(npgsql, transaction, ReadTablesLock, cancellationToken);
+            return transaction;
+        }
+        catch
+        {
+            await transaction.DisposeAsync();
+            throw;
+        }
+    }
+
+    static readonly string ReadTablesLock = "LOCK TABLE " +
+        string.Join(", ", SwappedTables.Where(t => t.Name != "experiments").Select(t => t.Name)) + " IN ACCESS SHARE MODE";
+
     public async Task<IReportSnapshot> OpenReportAsync(CancellationToken cancellationToken)
     {
         var connection = await dataSource.OpenConnectionAsync(cancellationToken);
         try
         {
-            var transaction = await connection.BeginTransactionAsync(System.Data.IsolationLevel.RepeatableRead, cancellationToken);
+            var transaction = (NpgsqlTransaction)await BeginConsistentReadAsync(connection, cancellationToken);
             ReportSummary? summary = null;
             await using (var command = new NpgsqlCommand(ReportSummaryQuery, connection, transaction))
             await using (var reader = await command.ExecuteReaderAsync(cancellationToken))
@@ -258,7 +283,7 @@ public sealed partial class PostgresEtlStore(NpgsqlDataSource dataSource) : IEtl
             _keys = _keysCommand.ExecuteNonQueryAsync();
         }
 
-        public RunRecord Commit(DataSetFeatures features, RunRecord run, IReadOnlyList<RejectedRow> rejects, TimeProvider clock)
+        public RunRecord Commit(DataSetFeatures features, RunRecord run, IReadOnlyList<RejectedRow> rejects, TimeProvider clock, CancellationToken cancellationToken)
         {
             var keys = _keys ?? throw new InvalidOperationException("Commit before the experiments were completed.");
             try
@@ -269,7 +294,7 @@ public sealed partial class PostgresEtlStore(NpgsqlDataSource dataSource) : IEtl
             {
                 // The connection is busy until the keys are built; WaitAny waits without throwing, so a failure of
                 // the feature tables is not hidden by one of the keys.
-                Task.WaitAny(keys);
+                Task.WaitAny([keys], CancellationToken.None);
             }
             keys.GetAwaiter().GetResult();
 
@@ -286,7 +311,7 @@ public sealed partial class PostgresEtlStore(NpgsqlDataSource dataSource) : IEtl
                     copy.WriteText(r.Reject.Reason);
                 });
 
-            Swap();
+            Swap(cancellationToken);
             run = run with { FinishedAt = clock.GetUtcNow() };
 
             using (var command = new NpgsqlCommand("""
@@ -320,7 +345,7 @@ public sealed partial class PostgresEtlStore(NpgsqlDataSource dataSource) : IEtl
         /// and every reader arriving after it would queue behind the swap's exclusive lock. So each attempt waits at
         /// most <see cref="SwapLockTimeout"/>, then steps back to let the queued readers through and tries again.
         /// </remarks>
-        void Swap()
+        void Swap(CancellationToken cancellationToken)
         {
             var sql = $"SET LOCAL lock_timeout = {(int)SwapLockTimeout.TotalMilliseconds};";
             foreach (var table in SwappedTables)
@@ -329,8 +354,8 @@ public sealed partial class PostgresEtlStore(NpgsqlDataSource dataSource) : IEtl
                 sql += $"DROP TABLE {table.Name}; ALTER TABLE {next} RENAME TO {table.Name};" +
                        $"ALTER TABLE {table.Name} RENAME CONSTRAINT {next}_pkey TO {table.Name}_pkey;";
             }
-            sql += "DELETE FROM dataset; SET LOCAL lock_timeout = 0;";
-            var giveUpAt = DateTime.UtcNow + MaxSwapWait;
+            sql += "DELETE FROM dataset; SET LOCAL lock_timeout = DEFAULT;";
+            var waiting = System.Diagnostics.Stopwatch.StartNew();
             while (true)
             {
                 _transaction.Save("swap");
@@ -340,15 +365,17 @@ public sealed partial class PostgresEtlStore(NpgsqlDataSource dataSource) : IEtl
                     _transaction.Release("swap");
                     return;
                 }
-                catch (PostgresException e) when (e.SqlState == PostgresErrorCodes.LockNotAvailable)
+                // Readers lock the tables in the swap's order, so a deadlock is not expected; if one happens, retry too.
+                catch (PostgresException e) when (e.SqlState is PostgresErrorCodes.LockNotAvailable or PostgresErrorCodes.DeadlockDetected)
                 {
                     _transaction.Rollback("swap");
-                    if (DateTime.UtcNow > giveUpAt)
+                    if (waiting.Elapsed > MaxSwapWait)
                     {
                         throw new TimeoutException(
                             $"The new data set could not replace the current one: readers kept its tables busy for {MaxSwapWait.TotalMinutes:0} minutes.", e);
                     }
-                    Thread.Sleep(SwapRetryPause);
+                    cancellationToken.WaitHandle.WaitOne(SwapRetryPause);
+                    cancellationToken.ThrowIfCancellationRequested();
                 }
             }
         }
@@ -416,13 +443,22 @@ public sealed partial class PostgresEtlStore(NpgsqlDataSource dataSource) : IEtl
             _connection.Dispose();
         }
 
-        /// <summary>Best effort: the next load replaces these tables anyway.</summary>
+        /// <summary>
+        /// Best effort, after the rollback: the next load replaces these tables anyway. Only while no other load holds
+        /// the load lock, whose own feature tables these names may already be.
+        /// </summary>
         void DropFeatureTables()
         {
             try
             {
-                using var command = new NpgsqlCommand(
-                    "DROP TABLE IF EXISTS " + string.Join(", ", FeatureTables.Select(t => t.Name + "_next")), _connection);
+                using var command = new NpgsqlCommand($"""
+                    DO $$
+                    BEGIN
+                        IF pg_try_advisory_xact_lock({LoadLockKey}) THEN
+                            DROP TABLE IF EXISTS {string.Join(", ", FeatureTables.Select(t => t.Name + "_next"))};
+                        END IF;
+                    END $$
+                    """, _connection);
                 command.ExecuteNonQuery();
             }
             catch (Exception e) when (e is NpgsqlException or InvalidOperationException)

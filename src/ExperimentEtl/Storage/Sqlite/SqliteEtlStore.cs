@@ -139,6 +139,10 @@ public sealed partial class SqliteEtlStore : IEtlStore, IDisposable
 
     public IDataSetLoad BeginLoad() => new SqliteLoad(Open());
 
+    // A read transaction sees one snapshot of the file (WAL) or holds its tables' read locks (shared-cache memory).
+    public Task<System.Data.Common.DbTransaction> BeginConsistentReadAsync(System.Data.Common.DbConnection connection, CancellationToken cancellationToken) =>
+        Task.FromResult<System.Data.Common.DbTransaction>(((SqliteConnection)connection).BeginTransaction(deferred: true));
+
     public Task<System.Data.Common.DbConnection> OpenReadConnectionAsync(CancellationToken cancellationToken) =>
         Task.FromResult<System.Data.Common.DbConnection>(Open());
 
@@ -229,7 +233,7 @@ public sealed partial class SqliteEtlStore : IEtlStore, IDisposable
                 p.Set(4, row.RunTime);
             });
 
-        public RunRecord Commit(DataSetFeatures features, RunRecord run, IReadOnlyList<RejectedRow> rejects, TimeProvider clock)
+        public RunRecord Commit(DataSetFeatures features, RunRecord run, IReadOnlyList<RejectedRow> rejects, TimeProvider clock, CancellationToken cancellationToken)
         {
             var runId = run.RunId.ToString();
             InsertAll("INSERT INTO rejects (run_id, seq, file, line, raw, reason) VALUES ($1, $2, $3, $4, $5, $6)",
