@@ -65,14 +65,27 @@ sealed class ReportSnapshot : IReportSnapshot
 
     public async ValueTask DisposeAsync()
     {
-        if (_reader is not null)
+        // Disposing the reader of a report cut short (the client went away) can throw: the connection must still go back.
+        try
         {
-            await _reader.DisposeAsync();
+            if (_reader is not null)
+            {
+                await _reader.DisposeAsync();
+            }
         }
-        if (_transaction is not null)
+        finally
         {
-            await _transaction.DisposeAsync();
+            try
+            {
+                if (_transaction is not null)
+                {
+                    await _transaction.DisposeAsync();
+                }
+            }
+            finally
+            {
+                await _connection.DisposeAsync();
+            }
         }
-        await _connection.DisposeAsync();
     }
 }

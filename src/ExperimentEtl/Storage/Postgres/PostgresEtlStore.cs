@@ -295,6 +295,7 @@ public sealed partial class PostgresEtlStore(NpgsqlDataSource dataSource) : IEtl
                 // The connection is busy until the keys are built; WaitAny waits without throwing, so a failure of
                 // the feature tables is not hidden by one of the keys.
                 Task.WaitAny([keys], CancellationToken.None);
+                _ = keys.Exception; // Observed here: when both fail, the feature tables' failure is the one reported.
             }
             keys.GetAwaiter().GetResult();
 
