@@ -1,3 +1,5 @@
+using ExperimentEtl.Csv;
+
 namespace ExperimentEtl.Pipeline;
 
 /// <summary>
@@ -112,6 +114,13 @@ public sealed class DataSetSource : IDisposable
 
     static FileStream LockInUse(string directory, FileMode mode) =>
         new(Path.Combine(directory, InUseFile), mode, FileAccess.ReadWrite, FileShare.None);
+
+    /// <summary>The sizes of the three input files that exist, together; 0 for what has no size (a pipe).</summary>
+    public long InputBytes() =>
+        new[] { CsvSchema.Users, CsvSchema.Compounds, CsvSchema.Experiments }
+            .Select(schema => new FileInfo(Path.Combine(_directory, schema.FileName)))
+            .Where(file => file.Exists)
+            .Sum(file => file.Length);
 
     /// <summary>Opens one of the three input files for sequential reading; null when it does not exist.</summary>
     public Stream? Open(string fileName)

@@ -77,7 +77,7 @@ public sealed partial class RunManager(IEtlStore store, TimeProvider clock, ILog
             {
                 throw new RunInProgressException(await store.FindActiveRunAsync(cancellationToken));
             }
-            var run = RunRecord.Queue(clock.GetUtcNow(), mode, source.Kind);
+            var run = RunRecord.Queue(clock.GetUtcNow(), mode, source.Kind) with { InputBytes = source.InputBytes() };
             await store.SaveRunAsync(run, cancellationToken);
             var active = new ActiveRun(run, _stopping.Token);
             _active = active;

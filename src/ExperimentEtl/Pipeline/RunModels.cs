@@ -40,7 +40,10 @@ public sealed record RunRecord(
 {
     public double? DurationSeconds => FinishedAt is { } finished ? Math.Round((finished - StartedAt).TotalSeconds, 3) : null;
 
-    /// <summary>Bytes read of all bytes of the files started so far, 0 to 1; 1 once the run has ended.</summary>
+    /// <summary>
+    /// Bytes read of all the input's bytes, 0 to 1; 1 once the run has ended. Where the input's size is not known
+    /// (another server's run, a pipe), of the bytes of the files started so far.
+    /// </summary>
     public double Progress
     {
         get
@@ -49,10 +52,17 @@ public sealed record RunRecord(
             {
                 return 1;
             }
-            var total = Files.Sum(f => f.BytesTotal);
+            var total = Math.Max(InputBytes, Files.Sum(f => f.BytesTotal));
             return total == 0 ? 0 : Math.Round((double)Files.Sum(f => f.BytesRead) / total, 4);
         }
     }
+
+    /// <summary>
+    /// The three files' sizes together, when known at the start (kept in this process only): without it, progress
+    /// reached 100 % at the end of users.csv, then fell back when the next file started.
+    /// </summary>
+    [JsonIgnore]
+    public long InputBytes { get; init; }
 
     public static RunRecord Queue(DateTimeOffset now, RunMode mode, string source) =>
         new(Guid.CreateVersion7(now), RunStatus.Queued, mode, source, now, null, [], 0, [], 0, null);
