@@ -29,10 +29,7 @@ cleanup() {
   local status=$?
   set +e
   for pid in "${server_pids[@]}"; do
-    kill "$pid" 2>/dev/null || continue
-    for _ in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-    kill -KILL "$pid" 2>/dev/null
-    wait "$pid" 2>/dev/null
+    stop_process "$pid"
   done
   if [ -n "$pg_dir" ]; then
     "$repo/scripts/pg-cluster.sh" stop "$pg_dir"

@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Shell helpers shared by scripts/pg-cluster.sh, scripts/e2e.sh and bench/run.sh (source it; it runs nothing).
 
 # Prints a TCP port on 127.0.0.1 that nothing listens on; fails after 50 tries.
@@ -9,4 +10,12 @@ free_port() {
   done
   echo "no free port found" >&2
   return 1
+}
+
+# Stops a child process of this shell: SIGTERM, up to 10 s to exit, then SIGKILL.
+stop_process() {
+  kill "$1" 2>/dev/null || return 0
+  for _ in $(seq 1 100); do kill -0 "$1" 2>/dev/null || break; sleep 0.1; done
+  kill -KILL "$1" 2>/dev/null || true
+  wait "$1" 2>/dev/null || true
 }
