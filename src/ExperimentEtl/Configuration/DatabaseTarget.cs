@@ -3,7 +3,7 @@ using Npgsql;
 namespace ExperimentEtl.Configuration;
 
 /// <summary>The database chosen by configuration: <c>DATABASE_URL</c>, or the seed's <c>API_DB_PATH</c>, or embedded in memory.</summary>
-public sealed record DatabaseTarget(DatabaseKind Kind, string? ConnectionString)
+public sealed partial record DatabaseTarget(DatabaseKind Kind, string? ConnectionString)
 {
     /// <summary>Never the connection string: it may hold a password.</summary>
     public override string ToString() => Describe();
@@ -60,7 +60,7 @@ public sealed record DatabaseTarget(DatabaseKind Kind, string? ConnectionString)
         {
             return new DatabaseTarget(DatabaseKind.Postgres, FromUrl(value));
         }
-        if (value.Contains("host=", StringComparison.OrdinalIgnoreCase) && value.Contains(';', StringComparison.Ordinal))
+        if (ConnectionStringHost().IsMatch(value))
         {
             try
             {
@@ -114,6 +114,10 @@ public sealed record DatabaseTarget(DatabaseKind Kind, string? ConnectionString)
         }
         return builder.ConnectionString;
     }
+
+    /// <summary>A <c>Host=</c> or <c>Server=</c> key, as an Npgsql connection string names its server.</summary>
+    [System.Text.RegularExpressions.GeneratedRegex(@"(?:^|;)\s*(?:host|server)\s*=", System.Text.RegularExpressions.RegexOptions.IgnoreCase)]
+    private static partial System.Text.RegularExpressions.Regex ConnectionStringHost();
 }
 
 public enum DatabaseKind

@@ -29,6 +29,8 @@ public sealed class DatabaseTargetTests
     public void An_npgsql_connection_string_and_a_file_path_are_recognised()
     {
         Assert.Equal(DatabaseKind.Postgres, From(("DATABASE_URL", "Host=localhost;Database=etl;Username=etl")).Kind);
+        Assert.Equal(DatabaseKind.Postgres, From(("DATABASE_URL", "Host=db")).Kind);
+        Assert.Equal(DatabaseKind.Postgres, From(("DATABASE_URL", "Database=etl; Server=db")).Kind);
         Assert.Equal(new DatabaseTarget(DatabaseKind.SqliteFile, "experiments.db"), From(("DATABASE_URL", "experiments.db")));
     }
 
