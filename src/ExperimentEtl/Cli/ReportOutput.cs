@@ -49,9 +49,6 @@ static class ReportOutput
         await stdout.WriteAsync("\n"u8.ToArray(), cancellationToken);
     }
 
-    // As ReportResult computes them for GET /report.
-    static double Average(long experiments, long users) => Averages.PerUser(experiments, users);
-
     /// <summary>The CSV of GET /report.csv (<see cref="ReportCsvWriter"/>): RFC 4180, UTF-8, one user a line.</summary>
     static async Task WriteCsvAsync(IReportSnapshot snapshot, CancellationToken cancellationToken)
     {
@@ -96,9 +93,9 @@ static class ReportOutput
             await stdout.WriteLineAsync(Invariant($"... and {summary.Users - shown:N0} more users; --csv or --json prints all of them."));
         }
         await stdout.WriteLineAsync(Invariant(
-            $"Average experiments per user: {Format(Average(summary.Experiments, summary.Users))} ({Count(summary.Experiments, "experiment")} / {Count(summary.Users, "user")})"));
+            $"Average experiments per user: {Format(Averages.PerUser(summary.Experiments, summary.Users))} ({Count(summary.Experiments, "experiment")} / {Count(summary.Users, "user")})"));
         await stdout.WriteLineAsync(Invariant(
-            $"Average per active user:      {Format(Average(summary.Experiments, summary.ActiveUsers))} ({Count(summary.ActiveUsers, "user")} with at least one experiment)"));
+            $"Average per active user:      {Format(Averages.PerUser(summary.Experiments, summary.ActiveUsers))} ({Count(summary.ActiveUsers, "user")} with at least one experiment)"));
         await stdout.WriteLineAsync(Invariant(
             $"Compounds: {summary.Compounds:N0}. Loaded {summary.LoadedAt.ToUniversalTime():yyyy-MM-dd HH:mm:ss} UTC{(summary.RunId is { } run ? $" by run {run}" : "")}."));
     }

@@ -15,7 +15,7 @@ sealed class RunProgress
 {
     static readonly TimeSpan PollInterval = TimeSpan.FromMilliseconds(100);
     static readonly TimeSpan PlainLineInterval = TimeSpan.FromSeconds(5);
-    static readonly string[] FileNames = [CsvSchema.Users.FileName, CsvSchema.Compounds.FileName, CsvSchema.Experiments.FileName];
+    static readonly string[] FileNames = [.. CsvSchema.All.Select(schema => schema.FileName)];
 
     readonly IAnsiConsole? _live;
     readonly string _directory;

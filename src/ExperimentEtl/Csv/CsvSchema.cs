@@ -14,6 +14,9 @@ public sealed class CsvSchema(string fileName, params string[] columns)
     public static CsvSchema Experiments { get; } =
         new("user_experiments.csv", "experiment_id", "user_id", "experiment_compound_ids", "experiment_run_time");
 
+    /// <summary>The three files, in the order a run reads them.</summary>
+    public static IReadOnlyList<CsvSchema> All { get; } = [Users, Compounds, Experiments];
+
     internal int IndexOf(ReadOnlySpan<char> name)
     {
         for (var i = 0; i < Columns.Count; i++)

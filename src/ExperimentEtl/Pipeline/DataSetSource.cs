@@ -117,7 +117,7 @@ public sealed class DataSetSource : IDisposable
 
     /// <summary>The sizes of the three input files that exist, together; 0 for what has no size (a pipe).</summary>
     public long InputBytes() =>
-        new[] { CsvSchema.Users, CsvSchema.Compounds, CsvSchema.Experiments }
+        CsvSchema.All
             .Select(schema => new FileInfo(Path.Combine(_directory, schema.FileName)))
             .Where(file => file.Exists)
             .Sum(file => file.Length);
