@@ -24,7 +24,7 @@ static class EtlCommand
             Required = true,
         };
         var database = CliApp.DatabaseOption();
-        database.Description += " Without either, an in-memory database: the report shows what this run loaded.";
+        database.Description += " Without either, an ephemeral database deleted at exit: the report shows what this run loaded.";
         var lenient = new Option<bool>("--lenient") { Description = "Skip invalid rows (listed on stderr) and load the rest; a problem with a whole file still fails the run." };
         var json = new Option<bool>("--json") { Description = "Print the report as JSON (as GET /report answers it) instead of a table." };
         var command = new Command(Name, "Checks and loads the three files into the database in one transaction, then prints the report. " +

@@ -40,9 +40,9 @@ static class ReportCommand
         await using var services = CliServices.Create(databaseUrl);
         switch (services.Database.Kind)
         {
-            case DatabaseKind.SqliteMemory:
+            case DatabaseKind.SqliteEphemeral:
                 throw new CliException("no database to report from: pass --db URL or set DATABASE_URL " +
-                                       "(without one the database is in memory, and empty in a new process).");
+                                       "(without one the database is ephemeral, and empty in a new process).");
             case DatabaseKind.SqliteFile when !File.Exists(services.Database.ConnectionString):
                 throw new CliException($"the SQLite file {Path.GetFullPath(services.Database.ConnectionString!)} does not exist; " +
                                        "load data into it first with 'etl --data DIR --db FILE'.");

@@ -2,7 +2,7 @@ using Npgsql;
 
 namespace ExperimentEtl.Configuration;
 
-/// <summary>The database chosen by configuration: <c>DATABASE_URL</c>, or the seed's <c>API_DB_PATH</c>, or embedded in memory.</summary>
+/// <summary>The database chosen by configuration: <c>DATABASE_URL</c>, or the seed's <c>API_DB_PATH</c>, or an ephemeral embedded database.</summary>
 public sealed partial record DatabaseTarget(DatabaseKind Kind, string? ConnectionString)
 {
     /// <summary>Never the connection string: it may hold a password.</summary>
@@ -11,7 +11,7 @@ public sealed partial record DatabaseTarget(DatabaseKind Kind, string? Connectio
     /// <summary>What the operator sees in logs and health answers: never the password.</summary>
     public string Describe() => Kind switch
     {
-        DatabaseKind.SqliteMemory => "embedded SQLite (in memory)",
+        DatabaseKind.SqliteEphemeral => "embedded SQLite (ephemeral: a private temporary file, deleted when the process ends)",
         DatabaseKind.SqliteFile => $"embedded SQLite file {ConnectionString}",
         _ => DescribePostgres(ConnectionString!),
     };
@@ -49,7 +49,7 @@ public sealed partial record DatabaseTarget(DatabaseKind Kind, string? Connectio
             };
             return new DatabaseTarget(DatabaseKind.Postgres, builder.ConnectionString);
         }
-        return new DatabaseTarget(DatabaseKind.SqliteMemory, null);
+        return new DatabaseTarget(DatabaseKind.SqliteEphemeral, null);
     }
 
     /// <summary>Reads a <c>postgres://</c> URL, an Npgsql connection string, or a SQLite file path.</summary>
@@ -75,7 +75,7 @@ public sealed partial record DatabaseTarget(DatabaseKind Kind, string? Connectio
         {
             value = value["sqlite:".Length..].TrimStart('/');
         }
-        return value is ":memory:" or "" ? new DatabaseTarget(DatabaseKind.SqliteMemory, null) : new DatabaseTarget(DatabaseKind.SqliteFile, value);
+        return value is ":memory:" or "" ? new DatabaseTarget(DatabaseKind.SqliteEphemeral, null) : new DatabaseTarget(DatabaseKind.SqliteFile, value);
     }
 
     static string FromUrl(string value)
@@ -122,7 +122,7 @@ public sealed partial record DatabaseTarget(DatabaseKind Kind, string? Connectio
 
 public enum DatabaseKind
 {
-    SqliteMemory,
+    SqliteEphemeral,
     SqliteFile,
     Postgres,
 }

@@ -10,20 +10,14 @@ public sealed class DataSetSource : IDisposable
 {
     const string UploadPrefix = "experiment-etl-upload-";
 
-    // Held (exclusively) while the upload's run lasts. A process that dies releases it, which is how a later process
-    // tells an abandoned upload folder from one in use, even by another process sharing the folder.
-    const string InUseFile = ".in-use";
-
     readonly string _directory;
-    readonly bool _ownsDirectory;
-    readonly FileStream? _inUse;
+    readonly ScratchFolder? _upload;
 
-    DataSetSource(string directory, string kind, bool ownsDirectory, FileStream? inUse = null)
+    DataSetSource(string directory, string kind, ScratchFolder? upload = null)
     {
         _directory = directory;
         Kind = kind;
-        _ownsDirectory = ownsDirectory;
-        _inUse = inUse;
+        _upload = upload;
     }
 
     /// <summary>The folder the files are read from.</summary>
@@ -32,88 +26,20 @@ public sealed class DataSetSource : IDisposable
     /// <summary><see cref="RunSource.DataFolder"/> or <see cref="RunSource.Upload"/>.</summary>
     public string Kind { get; }
 
-    public static DataSetSource FromDirectory(string directory) => new(Path.GetFullPath(directory), RunSource.DataFolder, false);
+    public static DataSetSource FromDirectory(string directory) => new(Path.GetFullPath(directory), RunSource.DataFolder);
 
-    /// <summary>A new folder under <paramref name="uploadRoot"/> for uploaded files, deleted when the source is disposed.</summary>
+    /// <summary>A new private folder under <paramref name="uploadRoot"/> for uploaded files, deleted when the source is disposed.</summary>
     public static DataSetSource CreateUploadDirectory(string uploadRoot)
     {
-        Directory.CreateDirectory(uploadRoot);
-        var directory = Path.Combine(uploadRoot, UploadPrefix + Guid.NewGuid().ToString("N"));
-        // Readable by this user only: the root may be a shared /tmp.
-        if (OperatingSystem.IsWindows())
-        {
-            Directory.CreateDirectory(directory);
-        }
-        else
-        {
-            Directory.CreateDirectory(directory, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
-        }
-        return new(directory, RunSource.Upload, true, LockInUse(directory, FileMode.CreateNew));
+        var folder = ScratchFolder.Create(uploadRoot, UploadPrefix);
+        return new(folder.Path, RunSource.Upload, folder);
     }
 
     /// <summary>
     /// Deletes the upload folders under <paramref name="uploadRoot"/> that no process uses any more (left behind by a
-    /// process that was killed during a run). Returns how many were deleted.
+    /// process that was killed during a run), however recent. Returns how many were deleted.
     /// </summary>
-    public static int DeleteAbandonedUploads(string uploadRoot)
-    {
-        var deleted = 0;
-        var now = DateTime.UtcNow;
-        try
-        {
-            foreach (var folder in new DirectoryInfo(uploadRoot).EnumerateDirectories(UploadPrefix + "*"))
-            {
-                if (folder.LinkTarget is not null || !IsAbandoned(folder, now))
-                {
-                    continue;
-                }
-                try
-                {
-                    folder.Delete(recursive: true);
-                    deleted++;
-                }
-                catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-                {
-                    // Not removable by this user: left as it is.
-                }
-            }
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-        {
-            // No upload root yet, or one this user cannot list: nothing to delete.
-        }
-        return deleted;
-    }
-
-    /// <summary>
-    /// Abandoned: its in-use lock can be taken. A folder younger than a minute may be one whose run is only now taking
-    /// the lock; one without a lock file (written by a version before the lock) counts after a day.
-    /// </summary>
-    static bool IsAbandoned(DirectoryInfo folder, DateTime now)
-    {
-        if (folder.LastWriteTimeUtc > now - TimeSpan.FromMinutes(1))
-        {
-            return false;
-        }
-        if (!File.Exists(Path.Combine(folder.FullName, InUseFile)))
-        {
-            return folder.LastWriteTimeUtc < now - TimeSpan.FromDays(1);
-        }
-        try
-        {
-            using (LockInUse(folder.FullName, FileMode.Open))
-            {
-                return true;
-            }
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-        {
-            return false; // In use by a running upload, or another user's.
-        }
-    }
-
-    static FileStream LockInUse(string directory, FileMode mode) =>
-        new(Path.Combine(directory, InUseFile), mode, FileAccess.ReadWrite, FileShare.None);
+    public static int DeleteAbandonedUploads(string uploadRoot) => ScratchFolder.DeleteAbandoned(uploadRoot, UploadPrefix);
 
     /// <summary>The sizes of the three input files that exist, together; 0 for what has no size (a pipe).</summary>
     public long InputBytes() =>
@@ -133,20 +59,5 @@ public sealed class DataSetSource : IDisposable
         return new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, bufferSize: 1, FileOptions.SequentialScan);
     }
 
-    public void Dispose()
-    {
-        if (!_ownsDirectory)
-        {
-            return;
-        }
-        _inUse?.Dispose();
-        try
-        {
-            Directory.Delete(_directory, recursive: true);
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-        {
-            // Already gone, or not removable: nothing the run's outcome depends on.
-        }
-    }
+    public void Dispose() => _upload?.Dispose();
 }

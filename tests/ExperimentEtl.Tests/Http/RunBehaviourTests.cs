@@ -1,3 +1,4 @@
+using System.Globalization;
 using System.Net;
 using System.Text.Json;
 using ExperimentEtl.Tests.Infrastructure;
@@ -10,9 +11,6 @@ namespace ExperimentEtl.Tests.Http;
 public sealed class RunBehaviourTests
 {
     public static TheoryData<Backend> Backends => [Backend.Sqlite, Backend.SqliteFile, Backend.Postgres];
-
-    // Backends whose readers never wait for a load (MVCC / WAL); in-memory SQLite readers wait for the commit.
-    public static TheoryData<Backend> SnapshotBackends => [Backend.SqliteFile, Backend.Postgres];
 
     static async Task<string> ReportAsync(HttpClient client)
     {
@@ -113,7 +111,7 @@ public sealed class RunBehaviourTests
     }
 
     [Theory]
-    [MemberData(nameof(SnapshotBackends))]
+    [MemberData(nameof(Backends))]
     public async Task Readers_see_the_previous_report_while_a_run_loads_then_the_new_one(Backend backend)
     {
         await using var held = await HeldRun.StartAsync(backend);
@@ -121,6 +119,11 @@ public sealed class RunBehaviourTests
         // Users and compounds are loaded by now; experiments are half-way.
         await experiments.WriteAsync("experiment_id,\tuser_id,\texperiment_compound_ids,\texperiment_run_time\n1,\t1,\t1,\t10\n");
         Assert.Equal(old, await ReportAsync(client));
+        // Read from the database (the report may come from a cache): answered at once, from the previous data set.
+        var summary = await (await client.GetAsync("/api/summary").WaitAsync(TimeSpan.FromSeconds(20))).ReadJsonAsync();
+        Assert.Equal(11, summary.GetProperty("experiments").GetInt64());
+        var page = await (await client.GetAsync("/api/users?limit=2&after=3").WaitAsync(TimeSpan.FromSeconds(20))).ReadJsonAsync();
+        Assert.Equal(4, page.GetProperty("users")[0].GetProperty("user_id").GetInt32());
 
         await experiments.CloseAsync();
         Assert.Equal(HttpStatusCode.OK, (await run).StatusCode);
@@ -129,19 +132,44 @@ public sealed class RunBehaviourTests
         Assert.Contains("\"average\":0.1", updated, StringComparison.Ordinal);
     }
 
-    [Fact]
-    public async Task In_memory_readers_during_a_run_see_the_old_or_the_new_report_never_a_mix()
+    [Theory]
+    [MemberData(nameof(Backends))]
+    public async Task Concurrent_readers_across_a_commit_all_get_answers_of_the_old_or_the_new_data_set(Backend backend)
     {
-        await using var held = await HeldRun.StartAsync(Backend.Sqlite);
-        var (client, old, experiments, run) = (held.Client, held.OldReport, held.Experiments, held.Run);
-        await experiments.WriteAsync("experiment_id,\tuser_id,\texperiment_compound_ids,\texperiment_run_time\n1,\t1,\t1,\t10\n");
-        var read = ReportAsync(client);
-        await Task.Delay(200);
+        await using var held = await HeldRun.StartAsync(backend);
+        var (client, experiments, run) = (held.Client, held.Experiments, held.Run);
+        // Users and experiments counted by /api/summary: 10 and 11 before, 10 and the rows written below after.
+        const int newExperiments = 3000;
+        var readers = Enumerable.Range(0, 8).Select(async reader =>
+        {
+            var seen = new List<string>();
+            // Bounded: each reader stops when the run has ended, or after 300 requests.
+            for (var i = 0; i < 300 && (i < 5 || !run.IsCompleted); i++)
+            {
+                var path = (reader % 3) switch { 0 => "/report", 1 => "/api/users?limit=5", _ => "/api/summary" };
+                var response = await client.GetAsync(path);
+                Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+                if (path == "/api/summary")
+                {
+                    var summary = await response.ReadJsonAsync();
+                    seen.Add($"{summary.GetProperty("users")}/{summary.GetProperty("experiments")}");
+                }
+            }
+            return seen;
+        }).ToList();
+
+        var rows = new System.Text.StringBuilder("experiment_id,user_id,experiment_compound_ids,experiment_run_time\n");
+        for (var id = 1; id <= newExperiments; id++)
+        {
+            rows.Append(CultureInfo.InvariantCulture, $"{id},{id % 10 + 1},1;2,5\n");
+        }
+        await experiments.WriteAsync(rows.ToString());
         await experiments.CloseAsync();
         Assert.Equal(HttpStatusCode.OK, (await run).StatusCode);
-        var updated = await ReportAsync(client);
 
-        Assert.Contains(await read, new[] { old, updated });
+        var answers = (await Task.WhenAll(readers)).SelectMany(seen => seen).ToList();
+        Assert.NotEmpty(answers);
+        Assert.All(answers, answer => Assert.Contains(answer, new[] { "10/11", $"10/{newExperiments}" }));
     }
 
     [Fact]

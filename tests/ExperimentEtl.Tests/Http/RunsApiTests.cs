@@ -123,22 +123,22 @@ public sealed class RunsApiTests
     }
 
     [Fact]
-    public async Task Uploads_left_by_a_killed_process_are_deleted_at_start_up_but_not_one_in_use()
+    public async Task Uploads_left_by_a_killed_process_are_deleted_at_start_up_however_recent_but_not_one_in_use()
     {
         using var files = TestFiles.BundledSample();
         var uploads = Directory.CreateTempSubdirectory("etl-test-uploads-").FullName;
-        // A killed process's upload: its lock file is there, but nobody holds it any more.
+        // A process killed a moment ago (a supervisor restarts at once): its lock file is there, nobody holds it.
         var abandoned = Path.Combine(uploads, "experiment-etl-upload-0123456789abcdef0123456789abcdef");
         Directory.CreateDirectory(abandoned);
         File.WriteAllText(Path.Combine(abandoned, ".in-use"), "");
         File.WriteAllText(Path.Combine(abandoned, "users.csv"), "user_id,name,email,signup_date\n1,A,a@x,2024-01-01");
-        // Another process's run, still going: its folder is locked.
+        // Written by a version before the lock, long ago.
+        var old = Directory.CreateDirectory(Path.Combine(uploads, "experiment-etl-upload-fedcba9876543210fedcba9876543210")).FullName;
+        Directory.SetLastWriteTimeUtc(old, DateTime.UtcNow.AddHours(-2));
+        // Another process's run, still going: its folder is locked, however old.
         using var inUse = ExperimentEtl.Pipeline.DataSetSource.CreateUploadDirectory(uploads);
+        Directory.SetLastWriteTimeUtc(inUse.FolderPath, DateTime.UtcNow.AddHours(-2));
         var unrelated = Directory.CreateDirectory(Path.Combine(uploads, "someone-else")).FullName;
-        foreach (var directory in new[] { abandoned, inUse.FolderPath, unrelated })
-        {
-            Directory.SetLastWriteTimeUtc(directory, DateTime.UtcNow.AddHours(-2));
-        }
 
         await using var app = await EtlAppFactory.CreateAsync(Backend.Sqlite, files.Directory, new Dictionary<string, string> { ["ETL_UPLOAD_DIR"] = uploads });
         Assert.Equal(HttpStatusCode.OK, (await app.CreateClient().GetAsync("/healthz")).StatusCode);

@@ -11,7 +11,7 @@ public sealed class DatabaseTargetTests
 
     [Fact]
     public void Nothing_configured_is_the_embedded_in_memory_database() =>
-        Assert.Equal(new DatabaseTarget(DatabaseKind.SqliteMemory, null), From());
+        Assert.Equal(new DatabaseTarget(DatabaseKind.SqliteEphemeral, null), From());
 
     [Fact]
     public void A_postgres_url_becomes_a_connection_string_with_its_escaped_parts()

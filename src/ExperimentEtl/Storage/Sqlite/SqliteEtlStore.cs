@@ -7,11 +7,15 @@ using SQLitePCL;
 namespace ExperimentEtl.Storage.Sqlite;
 
 /// <summary>
-/// The embedded database: a SQLite file, or one in-memory database shared by every request for the life of the process.
+/// The embedded database: a SQLite file, or by default an ephemeral one in a private temporary folder that is deleted
+/// when the process ends.
 /// </summary>
 /// <remarks>
-/// A load is one transaction of prepared inserts. On a file, WAL mode lets readers keep reading the previous data set
-/// until the commit; in memory, readers wait for the commit (they still never see a mix).
+/// A load is one transaction of prepared inserts. WAL mode lets readers keep reading the previous data set until the
+/// commit, on the file and on the ephemeral database alike. The default used to be SQLite's shared-cache in-memory
+/// database, but its locks are per table, not per snapshot: a reader holding one table while waiting for another that
+/// the load had written deadlocked with the load (SQLITE_LOCKED until the 60 s timeout). An ephemeral file also keeps
+/// the data set out of the process's memory; the operating system's page cache keeps it about as fast.
 /// </remarks>
 public sealed partial class SqliteEtlStore : IEtlStore, IDisposable
 {
@@ -52,43 +56,47 @@ public sealed partial class SqliteEtlStore : IEtlStore, IDisposable
         ORDER BY u.user_id
         """;
 
+    const string EphemeralPrefix = "experiment-etl-db-";
+
+    // After a load, the write-ahead log is checkpointed and cut back to this size: without it the log kept the size
+    // of the last load, or of the transaction that filled the disk, until the process exited.
+    const long WalSizeLimit = 4 * 1024 * 1024;
+
     readonly string _connectionString;
 
-    // An in-memory database lives as long as one connection to it is open.
-    readonly SqliteConnection? _keepAlive;
+    // The ephemeral database's folder, locked while this process uses it; null for a file the operator chose.
+    readonly ScratchFolder? _ephemeral;
 
+    /// <param name="path">A database file; null or empty for an ephemeral database.</param>
     public SqliteEtlStore(string? path)
     {
-        var builder = new SqliteConnectionStringBuilder { DefaultTimeout = 60, Pooling = true };
         if (string.IsNullOrEmpty(path))
         {
-            builder.DataSource = $"experiment-etl-{Guid.NewGuid():N}";
-            builder.Mode = SqliteOpenMode.Memory;
-            builder.Cache = SqliteCacheMode.Shared;
-            _connectionString = builder.ConnectionString;
-            _keepAlive = new SqliteConnection(_connectionString);
-            _keepAlive.Open();
+            // Databases of killed processes (their folders' locks are free) would otherwise stay in the temporary folder.
+            ScratchFolder.DeleteAbandoned(Path.GetTempPath(), EphemeralPrefix);
+            _ephemeral = ScratchFolder.Create(Path.GetTempPath(), EphemeralPrefix);
+            path = Path.Combine(_ephemeral.Path, "experiments.db");
         }
-        else
+        _connectionString = new SqliteConnectionStringBuilder
         {
-            builder.DataSource = path;
-            builder.Mode = SqliteOpenMode.ReadWriteCreate;
-            _connectionString = builder.ConnectionString;
-        }
+            DataSource = path,
+            Mode = SqliteOpenMode.ReadWriteCreate,
+            DefaultTimeout = 60,
+            Pooling = true,
+        }.ConnectionString;
     }
 
     public string Provider => "sqlite";
 
-    public bool InMemory => _keepAlive is not null;
+    /// <summary>True for the default database that lives as long as the process.</summary>
+    public bool Ephemeral => _ephemeral is not null;
 
     internal SqliteConnection Open()
     {
         var connection = new SqliteConnection(_connectionString);
         connection.Open();
-        if (!InMemory)
-        {
-            Execute(connection, "PRAGMA synchronous = NORMAL;");
-        }
+        // An ephemeral database need not survive a crash: its commits skip the disk flush.
+        Execute(connection, $"PRAGMA synchronous = {(Ephemeral ? "OFF" : "NORMAL")}; PRAGMA journal_size_limit = {WalSizeLimit};");
         return connection;
     }
 
@@ -98,10 +106,7 @@ public sealed partial class SqliteEtlStore : IEtlStore, IDisposable
     public Task EnsureSchemaAsync(CancellationToken cancellationToken)
     {
         using var connection = Open();
-        if (!InMemory)
-        {
-            Execute(connection, "PRAGMA journal_mode = WAL;");
-        }
+        Execute(connection, "PRAGMA journal_mode = WAL;");
         using var transaction = connection.BeginTransaction();
         using (var version = connection.CreateCommand())
         {
@@ -139,7 +144,7 @@ public sealed partial class SqliteEtlStore : IEtlStore, IDisposable
 
     public IDataSetLoad BeginLoad() => new SqliteLoad(Open());
 
-    // A read transaction sees one snapshot of the file (WAL) or holds its tables' read locks (shared-cache memory).
+    // A read transaction sees one snapshot of the file (WAL).
     public Task<System.Data.Common.DbTransaction> BeginConsistentReadAsync(System.Data.Common.DbConnection connection, CancellationToken cancellationToken) =>
         Task.FromResult<System.Data.Common.DbTransaction>(((SqliteConnection)connection).BeginTransaction(deferred: true));
 
@@ -173,6 +178,42 @@ public sealed partial class SqliteEtlStore : IEtlStore, IDisposable
         r.IsDBNull(10) ? null : r.GetString(10),
         r.IsDBNull(11) ? null : r.GetInt32(11));
 
+    /// <summary>
+    /// Copies the write-ahead log into the database and empties it, after a load committed or rolled back: a load's log
+    /// is as large as the load, and one that failed on a full disk would otherwise keep the disk full.
+    /// </summary>
+    /// <remarks>
+    /// Best effort. A reader still on the old snapshot keeps the log's frames alive; the checkpoint then waits only a
+    /// second for it, and the next checkpoint (SQLite runs one at commits once the log is large) cuts the log back to
+    /// <see cref="WalSizeLimit"/>.
+    /// </remarks>
+    static void GiveBackLogSpace(SqliteConnection connection)
+    {
+        try
+        {
+            Execute(connection, "PRAGMA busy_timeout = 1000;");
+            for (var attempt = 0; attempt < 2; attempt++)
+            {
+                // Its first column is 1 when another connection kept it from finishing: try once more.
+                if (Convert.ToInt64(Scalar(connection, "PRAGMA wal_checkpoint(TRUNCATE)"), CultureInfo.InvariantCulture) == 0)
+                {
+                    return;
+                }
+            }
+        }
+        catch (SqliteException)
+        {
+            // Busy, or the disk is still full: the log is cut back at a later checkpoint.
+        }
+    }
+
+    static object? Scalar(SqliteConnection connection, string sql)
+    {
+        using var command = connection.CreateCommand();
+        command.CommandText = sql;
+        return command.ExecuteScalar();
+    }
+
     static void Execute(SqliteConnection connection, string sql, SqliteTransaction? transaction = null)
     {
         using var command = connection.CreateCommand();
@@ -181,7 +222,18 @@ public sealed partial class SqliteEtlStore : IEtlStore, IDisposable
         command.ExecuteNonQuery();
     }
 
-    public void Dispose() => _keepAlive?.Dispose();
+    public void Dispose()
+    {
+        if (_ephemeral is null)
+        {
+            return;
+        }
+        using (var connection = new SqliteConnection(_connectionString))
+        {
+            SqliteConnection.ClearPool(connection);
+        }
+        _ephemeral.Dispose();
+    }
 
     sealed class SqliteLoad : IDataSetLoad
     {
@@ -307,6 +359,7 @@ public sealed partial class SqliteEtlStore : IEtlStore, IDisposable
             }
             _disposed = true;
             _transaction.Dispose();
+            GiveBackLogSpace(_connection);
             _connection.Dispose();
         }
     }
