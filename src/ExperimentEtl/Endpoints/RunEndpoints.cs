@@ -45,8 +45,8 @@ public static class RunEndpoints
         group.MapDelete("/{runId:guid}", CancelAsync)
             .RequireApiKey()
             .WithSummary("Cancels a queued or running run; nothing of it becomes visible")
-            .WithDescription("200 with the cancelled run when this server runs it; 202 when another server runs it and will cancel it " +
-                             "within a second or two; 409 when the run has already ended.");
+            .WithDescription("200 with the cancelled run when this server runs it, or with the failed run when the server that ran it " +
+                             "has died; 202 when another server runs it and will cancel it within a second or two; 409 when the run has already ended.");
 
         return app;
     }
@@ -154,9 +154,10 @@ public static class RunEndpoints
     }
 
     static async Task<Results<Ok<RunRecord>, Accepted<RunRecord>, ProblemHttpResult>> CancelAsync(
-        Guid runId, RunManager runs, CancellationToken cancellationToken)
+        Guid runId, RunManager runs, IEtlStore store, CancellationToken cancellationToken)
     {
         var local = runs.FindActive(runId) is not null;
+        var wasActive = local || (await store.GetRunAsync(runId, cancellationToken))?.IsActive == true;
         var run = await runs.CancelAsync(runId, cancellationToken);
         if (run is null)
         {
@@ -171,9 +172,12 @@ public static class RunEndpoints
             // A run that reached its commit before the request ends as it ended.
             return run.Status == RunStatus.Cancelled ? TypedResults.Ok(run) : Ended(run);
         }
-        return run.IsActive
-            ? TypedResults.Accepted($"{Path}/{runId}", run)
-            : Ended(run);
+        if (run.IsActive)
+        {
+            return TypedResults.Accepted($"{Path}/{runId}", run);
+        }
+        // Ended by this request: its server had died, so it was marked failed at once.
+        return wasActive ? TypedResults.Ok(run) : Ended(run);
     }
 
     static ProblemHttpResult Ended(RunRecord run) => TypedResults.Problem(statusCode: StatusCodes.Status409Conflict,

@@ -12,10 +12,21 @@ public sealed partial class RunManager(IEtlStore store, TimeProvider clock, ILog
     static readonly TimeSpan ProgressSaveInterval = TimeSpan.FromSeconds(1);
     static readonly TimeSpan ShutdownPatience = TimeSpan.FromSeconds(8);
 
+    // How often runs of dead processes are looked for, and how long a record must have been left alone to count as one.
+    static readonly TimeSpan AbandonedRunSweepInterval = TimeSpan.FromSeconds(2);
+    static readonly TimeSpan AbandonedRunQuietTime = TimeSpan.FromSeconds(2);
+    const string AbandonedRunMessage = "The server running it stopped during the run; nothing of it was loaded and the previous data is unchanged.";
+
+    // How long a start that found the database taken waits for the other process to record its run, so as to name it.
+    static readonly TimeSpan RivalRecordPatience = TimeSpan.FromSeconds(2);
+
     // One run at a time in this process; the store's load lock (PostgreSQL) extends that to other processes.
     readonly SemaphoreSlim _gate = new(1, 1);
     readonly CancellationTokenSource _stopping = new();
     volatile ActiveRun? _active;
+
+    // The run being started (between taking the database and becoming active), so that a racing start can name it.
+    volatile RunRecord? _starting;
 
     // Final records the database refused (it was down when the run ended): shown from memory and saved again later.
     readonly System.Collections.Concurrent.ConcurrentDictionary<Guid, RunRecord> _unsaved = new();
@@ -60,11 +71,13 @@ public sealed partial class RunManager(IEtlStore store, TimeProvider clock, ILog
     /// <exception cref="RunInProgressException">Another run holds the database; it names that run when it can.</exception>
     public async Task<ActiveRun> StartAsync(DataSetSource source, RunMode mode, CancellationToken cancellationToken)
     {
+        var run = RunRecord.Queue(clock.GetUtcNow(), mode, source.Kind) with { InputBytes = source.InputBytes() };
         if (!_gate.Wait(0, CancellationToken.None))
         {
             source.Dispose();
-            throw new RunInProgressException(_active?.RunId);
+            throw new RunInProgressException(_active?.RunId ?? _starting?.RunId);
         }
+        _starting = run;
         IDataSetLoad? load = null;
         try
         {
@@ -75,9 +88,8 @@ public sealed partial class RunManager(IEtlStore store, TimeProvider clock, ILog
             }
             catch (RunInProgressException)
             {
-                throw new RunInProgressException(await store.FindActiveRunAsync(cancellationToken));
+                throw new RunInProgressException(await FindRivalRunAsync(cancellationToken));
             }
-            var run = RunRecord.Queue(clock.GetUtcNow(), mode, source.Kind) with { InputBytes = source.InputBytes() };
             await store.SaveRunAsync(run, cancellationToken);
             var active = new ActiveRun(run, _stopping.Token);
             _active = active;
@@ -92,6 +104,28 @@ public sealed partial class RunManager(IEtlStore store, TimeProvider clock, ILog
             _gate.Release();
             throw;
         }
+        finally
+        {
+            _starting = null;
+        }
+    }
+
+    /// <summary>
+    /// The run of the process that holds the database. It takes the load lock a moment before it records its run, so a
+    /// start that loses the race waits that moment rather than answer a conflict that names no run.
+    /// </summary>
+    async Task<Guid?> FindRivalRunAsync(CancellationToken cancellationToken)
+    {
+        var waited = System.Diagnostics.Stopwatch.StartNew();
+        while (true)
+        {
+            var runId = await store.FindActiveRunAsync(cancellationToken);
+            if (runId is not null || waited.Elapsed > RivalRecordPatience)
+            {
+                return runId;
+            }
+            await Task.Delay(TimeSpan.FromMilliseconds(50), clock, cancellationToken);
+        }
     }
 
     async Task<RunOutcome> ExecuteAsync(ActiveRun active, IDataSetLoad load, DataSetSource source)
@@ -103,7 +137,7 @@ public sealed partial class RunManager(IEtlStore store, TimeProvider clock, ILog
         {
             active.Update(active.Run with { Status = RunStatus.Running });
             LogRunStarted(active.RunId, store.Provider, active.Run.Mode, active.Run.Source);
-            if (store.SupportsProgressUpdates)
+            if (store.SharedByProcesses)
             {
                 progressTask = SaveProgressAsync(active, progressLoop.Token);
             }
@@ -210,7 +244,17 @@ public sealed partial class RunManager(IEtlStore store, TimeProvider clock, ILog
                 return active.Run; // Still committing or rolling back; the caller follows the run.
             }
         }
-        return await store.RequestCancelAsync(runId, cancellationToken);
+        var requested = await store.RequestCancelAsync(runId, cancellationToken);
+        if (requested is { Status: RunStatus.Queued or RunStatus.Running } && store.SharedByProcesses)
+        {
+            // Nobody may be running it any more: its process died. Then it ends now, not at the next sweep.
+            if (await store.FailAbandonedRunsAsync(AbandonedRunMessage, clock.GetUtcNow(), TimeSpan.Zero, cancellationToken) > 0)
+            {
+                LogAbandoned(1);
+                return await store.GetRunAsync(runId, cancellationToken);
+            }
+        }
+        return requested;
     }
 
     async Task TrySaveAsync(RunRecord run)
@@ -243,13 +287,60 @@ public sealed partial class RunManager(IEtlStore store, TimeProvider clock, ILog
         _ => "An unexpected error occurred; the server log has the details.",
     };
 
+    /// <summary>
+    /// Marks as failed the runs left queued or running by a process that died: once before serving where this process
+    /// has the database to itself (SQLite), and every few seconds for as long as it lives where several processes share
+    /// it (a replica may die at any time, and its database session may hold the load lock a little longer than the
+    /// process lived).
+    /// </summary>
     public async Task StartAsync(CancellationToken cancellationToken)
     {
-        var failed = await store.FailAbandonedRunsAsync(
-            "The server stopped during the run; nothing of it was loaded and the previous data is unchanged.", clock.GetUtcNow(), cancellationToken);
-        if (failed > 0)
+        if (!store.SharedByProcesses)
         {
-            LogAbandoned(failed);
+            await SweepAbandonedRunsAsync(TimeSpan.Zero, cancellationToken);
+            return;
+        }
+        _sweeping = Task.Run(() => SweepRepeatedlyAsync(_stopping.Token), CancellationToken.None);
+    }
+
+    Task? _sweeping;
+
+    async Task SweepRepeatedlyAsync(CancellationToken stopping)
+    {
+        // The first sweep, at start-up, finds no run of this process: nothing needs to have been quiet for long.
+        var quietFor = TimeSpan.Zero;
+        while (!stopping.IsCancellationRequested)
+        {
+            // This process's own run holds the load lock: while it lasts, no other run can be live or be swept.
+            if (_active is null && _starting is null)
+            {
+                await SweepAbandonedRunsAsync(quietFor, stopping);
+            }
+            quietFor = AbandonedRunQuietTime;
+            try
+            {
+                await Task.Delay(AbandonedRunSweepInterval, clock, stopping);
+            }
+            catch (OperationCanceledException)
+            {
+                return;
+            }
+        }
+    }
+
+    async Task SweepAbandonedRunsAsync(TimeSpan quietFor, CancellationToken cancellationToken)
+    {
+        try
+        {
+            if (await store.FailAbandonedRunsAsync(AbandonedRunMessage, clock.GetUtcNow(), quietFor, cancellationToken) is > 0 and var failed)
+            {
+                LogAbandoned(failed);
+            }
+        }
+        catch (Exception e) when (e is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
+        {
+            // The database is down or not set up yet: the next sweep (or start) tries again.
+            LogSweepFailed(e);
         }
     }
 
@@ -261,6 +352,10 @@ public sealed partial class RunManager(IEtlStore store, TimeProvider clock, ILog
             return; // The test host may dispose services before it stops them.
         }
         await _stopping.CancelAsync();
+        if (_sweeping is { } sweeping)
+        {
+            await sweeping.WaitAsync(cancellationToken).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+        }
         if (_active is { } active)
         {
             try
@@ -300,6 +395,9 @@ public sealed partial class RunManager(IEtlStore store, TimeProvider clock, ILog
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Marked {Count} run(s) left running by a stopped server as failed")]
     partial void LogAbandoned(int count);
+
+    [LoggerMessage(Level = LogLevel.Debug, Message = "Could not look for runs left running by a stopped server")]
+    partial void LogSweepFailed(Exception exception);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Run {RunId} did not stop in time at shutdown; its transaction is rolled back when the process exits")]
     partial void LogShutdownTimeout(Guid runId);

@@ -25,10 +25,11 @@ public interface IEtlStore
     Task SaveRunAsync(RunRecord run, CancellationToken cancellationToken);
 
     /// <summary>
-    /// True when a run's record can be written while its load is in progress (PostgreSQL). SQLite has one writer at a time,
-    /// so there progress is only kept in the process.
+    /// True when several server processes may share the database and its runs (PostgreSQL): a running run's progress is
+    /// then saved for the others to show, and runs of a process that died are looked for all the time, not only at
+    /// start-up. SQLite is used by one process with one writer at a time, so there progress is only kept in the process.
     /// </summary>
-    bool SupportsProgressUpdates { get; }
+    bool SharedByProcesses { get; }
 
     /// <summary>Saves a running run's progress; returns true when someone asked for the run to be cancelled.</summary>
     Task<bool> SaveRunProgressAsync(RunRecord run, CancellationToken cancellationToken);
@@ -46,9 +47,10 @@ public interface IEtlStore
 
     /// <summary>
     /// Marks as failed the runs left queued or running by a process that died, when no process is running one now.
-    /// Returns how many were marked.
+    /// Runs whose record changed less than <paramref name="quietFor"/> ago are left alone: a process that has just rolled
+    /// a run back is about to record its end itself. Returns how many were marked.
     /// </summary>
-    Task<int> FailAbandonedRunsAsync(string message, DateTimeOffset now, CancellationToken cancellationToken);
+    Task<int> FailAbandonedRunsAsync(string message, DateTimeOffset now, TimeSpan quietFor, CancellationToken cancellationToken);
 
     /// <summary>The rows a lenient run skipped, in file order, after sequence number <paramref name="after"/>.</summary>
     Task<IReadOnlyList<StoredReject>> ListRejectsAsync(Guid runId, int limit, long after, CancellationToken cancellationToken);

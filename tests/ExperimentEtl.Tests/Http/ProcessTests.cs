@@ -77,7 +77,7 @@ public sealed class ProcessTests
         var winner = answers.Single(a => a.StatusCode == HttpStatusCode.Accepted);
         var runId = (await winner.ReadJsonAsync()).GetProperty("run_id").GetString()!;
         var conflict = await answers.Single(a => a.StatusCode == HttpStatusCode.Conflict).ReadJsonAsync();
-        Assert.Contains(conflict.GetProperty("running_run_id").ToString(), new[] { runId, "" });
+        Assert.Equal(runId, conflict.GetProperty("running_run_id").GetString());
 
         // Whichever server is asked, the run is visible and a further start is refused.
         var other = winner == answers[0] ? second : first;
@@ -90,16 +90,101 @@ public sealed class ProcessTests
     }
 
     [Fact]
-    public async Task A_server_killed_during_a_run_leaves_the_data_intact_and_the_run_is_marked_failed_at_the_next_start()
+    public async Task A_server_killed_during_a_run_and_restarted_at_once_leaves_the_data_intact_and_marks_the_run_failed()
     {
         using var files = TestFiles.BundledSample();
         var (database, before, runId) = await InterruptStreamingRunAsync(files.Directory, server => server.KillAsync());
+
+        // Restarted at once, as a supervisor does: the killed session may still hold the load lock for a moment.
+        await using var restarted = await ServerProcess.StartAsync(Environment(database, files.Directory));
+        var run = await WaitForStatusAsync(restarted.Client, runId, status => status is not ("queued" or "running"), seconds: 15);
+        Assert.Equal("failed", run.GetProperty("status").GetString());
+        Assert.Contains("stopped", run.GetProperty("message").GetString(), StringComparison.Ordinal);
+        Assert.Equal(before, await ReportAsync(restarted.Client));
+    }
+
+    [Fact]
+    public async Task The_run_of_a_killed_replica_is_marked_failed_by_a_surviving_replica_within_seconds()
+    {
+        var database = await TestPostgres.CreateDatabaseAsync();
+        await using var survivor = await ServerProcess.StartAsync(Environment(database, TestPostgres.RepositoryRoot() + "/data"));
+        using var files = TestFiles.BundledSample();
+        var (runId, _) = await KillDuringStreamingRunAsync(database, files.Directory);
+
+        // The survivor started before the run and is never restarted: it notices on its own.
+        var run = await WaitForStatusAsync(survivor.Client, runId, status => status is not ("queued" or "running"), seconds: 15);
+        Assert.Equal("failed", run.GetProperty("status").GetString());
+        Assert.Equal(HttpStatusCode.OK, (await survivor.Client.PostAsync("/api/etl/runs?wait=true", null)).StatusCode);
+    }
+
+    [Fact]
+    public async Task Deleting_the_run_of_a_killed_replica_ends_it_at_once()
+    {
+        var database = await TestPostgres.CreateDatabaseAsync();
+        await using var survivor = await ServerProcess.StartAsync(Environment(database, TestPostgres.RepositoryRoot() + "/data"));
+        using var files = TestFiles.BundledSample();
+        var (runId, _) = await KillDuringStreamingRunAsync(database, files.Directory);
         await WaitForNoLoadLockAsync(database);
+
+        var deleted = await survivor.Client.DeleteAsync($"/api/etl/runs/{runId}");
+
+        Assert.Equal(HttpStatusCode.OK, deleted.StatusCode);
+        Assert.Equal("failed", (await deleted.ReadJsonAsync()).GetProperty("status").GetString());
+    }
+
+    /// <summary>Starts a run on a server of its own whose experiments file never ends, and kills that server mid-run.</summary>
+    static async Task<(string RunId, ServerProcess Killed)> KillDuringStreamingRunAsync(string database, string dataDirectory)
+    {
+        File.Delete(Path.Combine(dataDirectory, "user_experiments.csv"));
+        await using var experiments = new Fifo(Path.Combine(dataDirectory, "user_experiments.csv"));
+        await using var doomed = await ServerProcess.StartAsync(Environment(database, dataDirectory));
+        using var stop = new CancellationTokenSource();
+        var runId = (await (await doomed.Client.PostAsync("/api/etl/runs", null)).ReadJsonAsync()).GetProperty("run_id").GetString()!;
+        await experiments.WaitForReaderAsync();
+        var writer = experiments.StreamAsync(ExperimentsHeader, Experiment, stop.Token);
+        await WaitForRowsReadAsync(doomed.Client, runId, 20_000);
+        await doomed.KillAsync();
+        await stop.CancelAsync();
+        await writer;
+        return (runId, doomed);
+    }
+
+    [Fact]
+    public async Task Sigterm_after_the_files_are_read_still_cancels_and_rolls_the_run_back()
+    {
+        var database = await TestPostgres.CreateDatabaseAsync();
+        using var files = TestFiles.BundledSample();
+        await using var server = await ServerProcess.StartAsync(Environment(database, files.Directory));
+        Assert.Equal(HttpStatusCode.OK, (await server.Client.GetAsync("/csv")).StatusCode);
+        var before = await ReportAsync(server.Client);
+
+        // Hold the run between reading its files and its commit: its feature tables wait for a table this test holds.
+        await using var holder = new NpgsqlConnection(database);
+        await holder.OpenAsync();
+        await using (var create = new NpgsqlCommand("CREATE TABLE user_features_next (x integer)", holder))
+        {
+            await create.ExecuteNonQueryAsync();
+        }
+        await using var hold = await holder.BeginTransactionAsync();
+        await using (var lockTable = new NpgsqlCommand("LOCK TABLE user_features_next IN ACCESS SHARE MODE", holder, hold))
+        {
+            await lockTable.ExecuteNonQueryAsync();
+        }
+        var runId = (await (await server.Client.PostAsync("/api/etl/runs", null)).ReadJsonAsync()).GetProperty("run_id").GetString()!;
+        // All three files are read once the feature tables wait for the held table.
+        await WaitUntilAsync(async () =>
+        {
+            await using var waiting = new NpgsqlCommand("SELECT count(*) FROM pg_locks WHERE NOT granted AND relation = 'user_features_next'::regclass", holder);
+            return (long)(await waiting.ExecuteScalarAsync())! > 0;
+        });
+
+        var exit = await server.TerminateAsync(TimeSpan.FromSeconds(10));
+        await hold.RollbackAsync(); // Before the fix, the commit went on from here.
+        Assert.True(exit < TimeSpan.FromSeconds(10), $"exit took {exit}");
 
         await using var restarted = await ServerProcess.StartAsync(Environment(database, files.Directory));
         var run = await (await restarted.Client.GetAsync($"/api/etl/runs/{runId}")).ReadJsonAsync();
-        Assert.Equal("failed", run.GetProperty("status").GetString());
-        Assert.Contains("server stopped", run.GetProperty("message").GetString(), StringComparison.Ordinal);
+        Assert.Equal("cancelled", run.GetProperty("status").GetString());
         Assert.Equal(before, await ReportAsync(restarted.Client));
     }
 

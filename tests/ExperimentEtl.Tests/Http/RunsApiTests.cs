@@ -148,6 +148,26 @@ public sealed class RunsApiTests
         Directory.Delete(uploads, recursive: true);
     }
 
+    [Theory]
+    [MemberData(nameof(Backends))]
+    public async Task Two_starts_at_once_give_one_run_and_a_conflict_that_names_it(Backend backend)
+    {
+        using var files = TestFiles.BundledSample();
+        File.Delete(Path.Combine(files.Directory, "user_experiments.csv"));
+        await using var experiments = new Fifo(Path.Combine(files.Directory, "user_experiments.csv"));
+        await using var app = await EtlAppFactory.CreateAsync(backend, files.Directory);
+        var client = app.CreateClient();
+
+        var answers = await Task.WhenAll(client.PostAsync(Runs, null), client.PostAsync(Runs, null));
+
+        Assert.Equal([HttpStatusCode.Accepted, HttpStatusCode.Conflict], answers.Select(a => a.StatusCode).Order());
+        var runId = (await answers.Single(a => a.StatusCode == HttpStatusCode.Accepted).ReadJsonAsync()).GetProperty("run_id").GetString();
+        var conflict = await answers.Single(a => a.StatusCode == HttpStatusCode.Conflict).ReadJsonAsync();
+        Assert.Equal(runId, conflict.GetProperty("running_run_id").GetString());
+        await experiments.WaitForReaderAsync();
+        await experiments.CloseAsync();
+    }
+
     [Fact]
     public async Task Wrong_uploads_are_answered_with_the_reason()
     {

@@ -17,7 +17,7 @@ public sealed partial class PostgresEtlStore
 
     const string SelectRun = $"SELECT {RunColumns.List} FROM runs";
 
-    public bool SupportsProgressUpdates => true;
+    public bool SharedByProcesses => true;
 
     public async Task SaveRunAsync(RunRecord run, CancellationToken cancellationToken)
     {
@@ -91,11 +91,20 @@ public sealed partial class PostgresEtlStore
         return await GetRunAsync(runId, cancellationToken);
     }
 
-    public async Task<int> FailAbandonedRunsAsync(string message, DateTimeOffset now, CancellationToken cancellationToken)
+    public async Task<int> FailAbandonedRunsAsync(string message, DateTimeOffset now, TimeSpan quietFor, CancellationToken cancellationToken)
     {
         await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
+        // Looked at every few seconds by every replica: the load lock is only touched when there is a run to check.
+        await using (var any = new NpgsqlCommand("SELECT EXISTS (SELECT FROM runs WHERE status IN ('queued', 'running'))", connection))
+        {
+            if (await any.ExecuteScalarAsync(cancellationToken) is not true)
+            {
+                return 0;
+            }
+        }
         await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
-        // A live run holds the load lock for its whole transaction: when we can take it, every 'running' record is an orphan.
+        // A live run holds the load lock for its whole transaction, and takes it before its record is written: when we
+        // can take it, every 'queued' or 'running' record is an orphan.
         await using (var lockCommand = new NpgsqlCommand($"SELECT pg_try_advisory_xact_lock({LoadLockKey})", connection, transaction))
         {
             if (await lockCommand.ExecuteScalarAsync(cancellationToken) is not true)
@@ -105,10 +114,11 @@ public sealed partial class PostgresEtlStore
         }
         await using var command = new NpgsqlCommand("""
             UPDATE runs SET status = 'failed', message = $1, finished_at = $2, updated_at = now()
-            WHERE status IN ('queued', 'running')
+            WHERE status IN ('queued', 'running') AND updated_at <= now() - $3
             """, connection, transaction);
         command.Parameters.Add(new NpgsqlParameter<string> { TypedValue = message });
         command.Parameters.Add(new NpgsqlParameter<DateTimeOffset> { TypedValue = now });
+        command.Parameters.Add(new NpgsqlParameter<TimeSpan> { TypedValue = quietFor });
         var failed = await command.ExecuteNonQueryAsync(cancellationToken);
         await transaction.CommitAsync(cancellationToken);
         return failed;

@@ -14,6 +14,7 @@ public sealed partial class PostgresEtlStore(NpgsqlDataSource dataSource) : IEtl
     const long SchemaLockKey = 0x45544C_0001;
     const long LoadLockKey = 0x45544C_0002;
 
+    static readonly TimeSpan LoadLockPatience = TimeSpan.FromMilliseconds(500);
     static readonly TimeSpan SwapLockTimeout = TimeSpan.FromSeconds(1);
     static readonly TimeSpan SwapRetryPause = TimeSpan.FromMilliseconds(200);
     static readonly TimeSpan MaxSwapWait = TimeSpan.FromMinutes(10);
@@ -186,15 +187,29 @@ public sealed partial class PostgresEtlStore(NpgsqlDataSource dataSource) : IEtl
         }
     }
 
+    /// <summary>
+    /// Makes the server check every second, even in the middle of a long statement (a key build), that the client is
+    /// still there. Without it, a process killed while PostgreSQL built a key kept the load lock, and its run looked
+    /// alive, until the build ended. (PostgreSQL 14 and later; older servers check when they next talk to the client.)
+    /// </summary>
+    static void WatchForDeadClient(NpgsqlConnection connection, NpgsqlTransaction transaction)
+    {
+        if (connection.PostgreSqlVersion.Major >= 14)
+        {
+            Execute(connection, transaction, "SET LOCAL client_connection_check_interval = 1000");
+        }
+    }
+
     static async Task ExecuteAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, string sql, CancellationToken cancellationToken)
     {
         await using var command = new NpgsqlCommand(sql, connection, transaction);
         await command.ExecuteNonQueryAsync(cancellationToken);
     }
 
-    static void Execute(NpgsqlConnection connection, NpgsqlTransaction transaction, string sql)
+    static void Execute(NpgsqlConnection connection, NpgsqlTransaction transaction, string sql, CancellationToken cancellationToken = default)
     {
         using var command = new NpgsqlCommand(sql, connection, transaction);
+        using var cancel = cancellationToken.Register(command.Cancel);
         command.ExecuteNonQuery();
     }
 
@@ -223,13 +238,18 @@ public sealed partial class PostgresEtlStore(NpgsqlDataSource dataSource) : IEtl
             _dataSource = dataSource;
             _connection = connection;
             _transaction = connection.BeginTransaction();
-            using (var command = new NpgsqlCommand($"SELECT pg_try_advisory_xact_lock({LoadLockKey})", connection, _transaction))
+            WatchForDeadClient(connection, _transaction);
+            try
             {
-                if (!(bool)command.ExecuteScalar()!)
-                {
-                    _transaction.Dispose();
-                    throw new RunInProgressException();
-                }
+                // Waits a moment rather than failing at once: a replica checking for abandoned runs holds the lock for
+                // a few milliseconds at times, which must not turn a start into a conflict.
+                Execute(connection, _transaction,
+                    $"SET LOCAL lock_timeout = {(int)LoadLockPatience.TotalMilliseconds}; SELECT pg_advisory_xact_lock({LoadLockKey}); SET LOCAL lock_timeout = DEFAULT;");
+            }
+            catch (PostgresException e) when (e.SqlState == PostgresErrorCodes.LockNotAvailable)
+            {
+                _transaction.Dispose();
+                throw new RunInProgressException();
             }
             Execute(connection, _transaction, CreateNextTables(LoadedTables));
         }
@@ -285,10 +305,29 @@ public sealed partial class PostgresEtlStore(NpgsqlDataSource dataSource) : IEtl
 
         public RunRecord Commit(DataSetFeatures features, RunRecord run, IReadOnlyList<RejectedRow> rejects, TimeProvider clock, CancellationToken cancellationToken)
         {
-            var keys = _keys ?? throw new InvalidOperationException("Commit before the experiments were completed.");
             try
             {
-                WriteFeatureTables(features);
+                return CommitOrCancel(features, run, rejects, clock, cancellationToken);
+            }
+            catch (Exception e) when (e is not OperationCanceledException && cancellationToken.IsCancellationRequested)
+            {
+                // A statement stopped by the cancellation fails with its own error; the run was cancelled.
+                throw new OperationCanceledException("The load was cancelled before its commit.", e, cancellationToken);
+            }
+        }
+
+        /// <remarks>
+        /// A cancellation (DELETE on the run, or SIGTERM) stops the commit and rolls everything back at any point before
+        /// the swap: statements under way are cancelled. The swap, the data set's record and the commit take
+        /// milliseconds, and once the swap has begun the commit is finished.
+        /// </remarks>
+        RunRecord CommitOrCancel(DataSetFeatures features, RunRecord run, IReadOnlyList<RejectedRow> rejects, TimeProvider clock, CancellationToken cancellationToken)
+        {
+            var keys = _keys ?? throw new InvalidOperationException("Commit before the experiments were completed.");
+            using var stopKeys = cancellationToken.Register(() => _keysCommand?.Cancel());
+            try
+            {
+                WriteFeatureTables(features, cancellationToken);
             }
             finally
             {
@@ -312,6 +351,7 @@ public sealed partial class PostgresEtlStore(NpgsqlDataSource dataSource) : IEtl
                     copy.WriteText(r.Reject.Reason);
                 });
 
+            cancellationToken.ThrowIfCancellationRequested();
             Swap(cancellationToken);
             run = run with { FinishedAt = clock.GetUtcNow() };
 
@@ -362,7 +402,8 @@ public sealed partial class PostgresEtlStore(NpgsqlDataSource dataSource) : IEtl
                 _transaction.Save("swap");
                 try
                 {
-                    Execute(_connection, _transaction, sql);
+                    // Not cancelled half-way: the swap is the point after which the commit is finished.
+                    Execute(_connection, _transaction, sql, CancellationToken.None);
                     _transaction.Release("swap");
                     return;
                 }
@@ -382,11 +423,12 @@ public sealed partial class PostgresEtlStore(NpgsqlDataSource dataSource) : IEtl
         }
 
         /// <summary>Creates, fills, keys and commits the feature tables on a connection of their own.</summary>
-        void WriteFeatureTables(DataSetFeatures features)
+        void WriteFeatureTables(DataSetFeatures features, CancellationToken cancellationToken)
         {
             using var connection = _dataSource.OpenConnection();
             using var transaction = connection.BeginTransaction();
-            Execute(connection, transaction, CreateNextTables(FeatureTables));
+            WatchForDeadClient(connection, transaction);
+            Execute(connection, transaction, CreateNextTables(FeatureTables), cancellationToken);
             CopyAll(connection, "COPY user_features_next (user_id, experiment_count, fav_compound_id, fav_compound_name) FROM STDIN (FORMAT BINARY, FREEZE)", 4,
                 features.Users,
                 (copy, f) =>
@@ -404,6 +446,7 @@ public sealed partial class PostgresEtlStore(NpgsqlDataSource dataSource) : IEtl
                         copy.WriteNull();
                     }
                 });
+            cancellationToken.ThrowIfCancellationRequested();
             CopyAll(connection, "COPY user_favorites_next (user_id, compound_id, experiments) FROM STDIN (FORMAT BINARY, FREEZE)", 3, features.Favorites,
                 static (copy, f) =>
                 {
@@ -411,6 +454,7 @@ public sealed partial class PostgresEtlStore(NpgsqlDataSource dataSource) : IEtl
                     copy.WriteInt32(f.CompoundId);
                     copy.WriteInt32(f.Experiments);
                 });
+            cancellationToken.ThrowIfCancellationRequested();
             CopyAll(connection, "COPY compound_features_next (compound_id, experiments, users) FROM STDIN (FORMAT BINARY, FREEZE)", 3, features.Compounds,
                 static (copy, c) =>
                 {
@@ -418,7 +462,8 @@ public sealed partial class PostgresEtlStore(NpgsqlDataSource dataSource) : IEtl
                     copy.WriteInt64(c.Experiments);
                     copy.WriteInt32(c.Users);
                 });
-            Execute(connection, transaction, AddKeys(FeatureTables) + "ANALYZE user_features_next, user_favorites_next, compound_features_next;");
+            Execute(connection, transaction, AddKeys(FeatureTables) + "ANALYZE user_features_next, user_favorites_next, compound_features_next;", cancellationToken);
+            cancellationToken.ThrowIfCancellationRequested();
             _featureTablesCommitted = true; // Set first: a commit that fails on the way back may still have happened.
             transaction.Commit();
         }

@@ -15,8 +15,8 @@ public sealed partial class SqliteEtlStore
             rejected_count = excluded.rejected_count, message = excluded.message
         """;
 
-    // One writer at a time: a run's progress stays in the process while its load holds the database.
-    public bool SupportsProgressUpdates => false;
+    // One process, one writer at a time: a run's progress stays in the process while its load holds the database.
+    public bool SharedByProcesses => false;
 
     public Task SaveRunAsync(RunRecord run, CancellationToken cancellationToken)
     {
@@ -95,9 +95,9 @@ public sealed partial class SqliteEtlStore
         return await GetRunAsync(runId, cancellationToken);
     }
 
-    public Task<int> FailAbandonedRunsAsync(string message, DateTimeOffset now, CancellationToken cancellationToken)
+    public Task<int> FailAbandonedRunsAsync(string message, DateTimeOffset now, TimeSpan quietFor, CancellationToken cancellationToken)
     {
-        // SQLite is used by one process: at its start-up, no run can still be going on.
+        // SQLite is used by one process, which calls this at its start-up only: no run can still be going on.
         using var connection = Open();
         using var command = connection.CreateCommand();
         command.CommandText = """

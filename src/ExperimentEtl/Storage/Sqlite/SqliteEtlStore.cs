@@ -298,28 +298,28 @@ public sealed partial class SqliteEtlStore : IEtlStore, IDisposable
                     p.Set(4, r.Reject.Line);
                     p.Set(5, r.Reject.Raw);
                     p.Set(6, r.Reject.Reason);
-                });
+                }, cancellationToken);
             InsertAll("INSERT INTO user_features (user_id, experiment_count, fav_compound_id) VALUES ($1, $2, $3)", features.Users,
                 static (p, f) =>
                 {
                     p.Set(1, f.UserId);
                     p.Set(2, f.ExperimentCount);
                     p.Set(3, f.FavoriteCompoundId);
-                });
+                }, cancellationToken);
             InsertAll("INSERT INTO user_favorites (user_id, compound_id, experiments) VALUES ($1, $2, $3)", features.Favorites,
                 static (p, f) =>
                 {
                     p.Set(1, f.UserId);
                     p.Set(2, f.CompoundId);
                     p.Set(3, f.Experiments);
-                });
+                }, cancellationToken);
             InsertAll("INSERT INTO compound_features (compound_id, experiments, users) VALUES ($1, $2, $3)", features.Compounds,
                 static (p, c) =>
                 {
                     p.Set(1, c.CompoundId);
                     p.Set(2, c.Experiments);
                     p.Set(3, c.Users);
-                });
+                }, cancellationToken);
             run = run with { FinishedAt = clock.GetUtcNow() };
             using (var command = _connection.CreateCommand())
             {
@@ -337,16 +337,23 @@ public sealed partial class SqliteEtlStore : IEtlStore, IDisposable
                 command.ExecuteNonQuery();
             }
             SaveRunRecord(_connection, _transaction, run);
+            // The last moment a cancellation (DELETE, SIGTERM) rolls the load back; the commit itself is quick.
+            cancellationToken.ThrowIfCancellationRequested();
             _transaction.Commit();
             return run;
         }
 
-        void InsertAll<TRow>(string sql, IEnumerable<TRow> rows, Action<Row, TRow> bind)
+        void InsertAll<TRow>(string sql, IEnumerable<TRow> rows, Action<Row, TRow> bind, CancellationToken cancellationToken)
         {
             using var writer = new Writer<TRow>(_connection, sql, bind);
+            var written = 0;
             foreach (var row in rows)
             {
                 writer.Write(row);
+                if (++written % 4096 == 0)
+                {
+                    cancellationToken.ThrowIfCancellationRequested();
+                }
             }
             writer.Complete();
         }
