@@ -1,3 +1,5 @@
+using System.Buffers;
+using System.Text;
 using ExperimentEtl.Pipeline;
 using Microsoft.AspNetCore.Http.HttpResults;
 
@@ -37,6 +39,31 @@ public static class Problems
         title: title,
         detail: detail,
         type: "https://experiment-etl.dev/problems/bad-request");
+
+    /// <summary>A query parameter the service cannot use; <c>errors</c> names it, as ASP.NET Core's validation problems do.</summary>
+    public static ProblemHttpResult InvalidParameter(string name, string message) => TypedResults.Problem(
+        statusCode: StatusCodes.Status400BadRequest,
+        title: $"Invalid parameter {name}",
+        detail: $"{name} {message}.",
+        type: "https://experiment-etl.dev/problems/bad-request",
+        extensions: new Dictionary<string, object?> { ["errors"] = new Dictionary<string, string[]> { [name] = [message] } });
+
+    /// <summary>
+    /// Text a database can store and compare: no NUL (PostgreSQL refuses it, SQLite cuts the text there) and no lone
+    /// surrogate (not Unicode).
+    /// </summary>
+    public static bool IsUsableText(string text)
+    {
+        for (var rest = text.AsSpan(); !rest.IsEmpty;)
+        {
+            if (Rune.DecodeFromUtf16(rest, out var rune, out var used) != OperationStatus.Done || rune.Value == 0)
+            {
+                return false;
+            }
+            rest = rest[used..];
+        }
+        return true;
+    }
 
     /// <summary>How a finished run is answered to a caller that waited for it.</summary>
     public static Results<Ok<RunRecord>, ProblemHttpResult> FromOutcome(RunOutcome outcome)

@@ -43,6 +43,10 @@ public static class ReadEndpoints
         {
             return Problems.BadRequest("limit out of range", "limit is 1 to 1000.");
         }
+        if (q is not null && !Problems.IsUsableText(q))
+        {
+            return Problems.InvalidParameter("q", "must be text without NUL characters");
+        }
         var size = limit ?? 100;
         var users = await read.ListUsersAsync(size, after ?? -1, q, cancellationToken);
         var query = string.IsNullOrWhiteSpace(q) ? "" : "&q=" + Uri.EscapeDataString(q);

@@ -1,5 +1,7 @@
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Mvc.Testing;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
 
 namespace ExperimentEtl.Tests.Infrastructure;
 
@@ -26,6 +28,9 @@ public sealed class EtlAppFactory : WebApplicationFactory<Program>
         _sqliteDirectory = sqliteDirectory;
         _settings = settings ?? new Dictionary<string, string>();
     }
+
+    /// <summary>What the app logged.</summary>
+    public LogCapture Logs { get; } = new();
 
     /// <param name="settings">Further configuration, e.g. <c>API_KEY</c>.</param>
     public static async Task<EtlAppFactory> CreateAsync(Backend backend, string dataDirectory, IReadOnlyDictionary<string, string>? settings = null)
@@ -56,6 +61,7 @@ public sealed class EtlAppFactory : WebApplicationFactory<Program>
         {
             builder.UseSetting(key, value);
         }
+        builder.ConfigureServices(services => services.AddLogging(logging => logging.AddProvider(Logs)));
     }
 
     protected override void Dispose(bool disposing)

@@ -1,0 +1,66 @@
+using System.Net;
+using ExperimentEtl.Tests.Infrastructure;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.TestHost;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+
+namespace ExperimentEtl.Tests.Http;
+
+/// <summary>What a client and an operator see when something goes wrong: the answer, and what the log keeps.</summary>
+public sealed class FaultTests
+{
+    public static TheoryData<Backend> Backends => [Backend.Sqlite, Backend.SqliteFile, Backend.Postgres];
+
+    /// <summary>A route that fails the way a bug does, added to the real pipeline after everything the app maps.</summary>
+    sealed class FailingRoute : Microsoft.AspNetCore.Hosting.IStartupFilter
+    {
+        public const string Path = "/test/unexpected-failure";
+        public const string Message = "a bug the test planted";
+
+        public Action<IApplicationBuilder> Configure(Action<IApplicationBuilder> next) => app =>
+        {
+            next(app);
+            app.Map(Path, branch => branch.Run(_ => throw new InvalidOperationException(Message)));
+        };
+    }
+
+    [Fact]
+    public async Task An_unexpected_500_is_logged_with_its_exception_and_the_answer_shows_no_trace_of_it()
+    {
+        using var files = TestFiles.BundledSample();
+        await using var app = await EtlAppFactory.CreateAsync(Backend.Sqlite, files.Directory);
+        using var failing = app.WithWebHostBuilder(builder =>
+            builder.ConfigureTestServices(services => services.AddSingleton<Microsoft.AspNetCore.Hosting.IStartupFilter, FailingRoute>()));
+
+        var response = await failing.CreateClient().GetAsync(FailingRoute.Path);
+
+        Assert.Equal(HttpStatusCode.InternalServerError, response.StatusCode);
+        Assert.Equal("application/problem+json", response.Content.Headers.ContentType?.MediaType);
+        Assert.DoesNotContain(FailingRoute.Message, await response.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+        var logged = Assert.Single(app.Logs.Entries, entry => entry.Exception is InvalidOperationException { Message: FailingRoute.Message });
+        Assert.Equal(LogLevel.Error, logged.Level);
+        Assert.Contains(FailingRoute.Path, logged.Message, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [MemberData(nameof(Backends))]
+    public async Task A_NUL_in_the_user_search_is_a_400_naming_the_parameter(Backend backend)
+    {
+        using var files = TestFiles.BundledSample();
+        await using var app = await EtlAppFactory.CreateAsync(backend, files.Directory);
+        var client = app.CreateClient();
+        Assert.Equal(HttpStatusCode.OK, (await client.GetAsync("/csv")).StatusCode);
+
+        var response = await client.GetAsync("/api/users?q=%00");
+
+        Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+        Assert.Equal("application/problem+json", response.Content.Headers.ContentType?.MediaType);
+        var errors = (await response.ReadJsonAsync()).GetProperty("errors");
+        Assert.Equal(["q"], errors.EnumerateObject().Select(property => property.Name));
+        Assert.Equal(HttpStatusCode.BadRequest, (await client.GetAsync("/api/users?q=Al%00ice")).StatusCode);
+        // Text that is merely unusual still searches.
+        Assert.Equal(HttpStatusCode.OK, (await client.GetAsync("/api/users?q=%C3%A9%F0%9F%A7%AA")).StatusCode);
+    }
+}
