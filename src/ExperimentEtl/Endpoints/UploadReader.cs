@@ -59,7 +59,9 @@ public static class UploadReader
             }
             return (source, null);
         }
-        catch (Exception e) when (e is BadHttpRequestException or IOException or InvalidDataException)
+        // Only the client's side can fail here: what the disk refuses (a full disk: 507) goes on to ProblemExceptionHandler,
+        // whose answer names no server path.
+        catch (Exception e) when (e is BadHttpRequestException or InvalidDataException)
         {
             source.Dispose();
             return (null, e is BadHttpRequestException { StatusCode: StatusCodes.Status413PayloadTooLarge } ? TooLarge(maxBytes) : BadRequest($"The upload could not be read: {e.Message}"));
@@ -76,7 +78,7 @@ public static class UploadReader
         var received = new HashSet<string>();
         long total = 0;
         var buffer = new byte[81920];
-        while (await reader.ReadNextSectionAsync(cancellationToken) is { } section)
+        while (await FromClientAsync(() => reader.ReadNextSectionAsync(cancellationToken)) is { } section)
         {
             if (!ContentDispositionHeaderValue.TryParse(section.ContentDisposition, out var disposition) ||
                 HeaderUtilities.RemoveQuotes(disposition.Name).Value is not { } name || !Parts.TryGetValue(name, out var fileName))
@@ -89,7 +91,7 @@ public static class UploadReader
             }
             await using var file = new FileStream(Path.Combine(directory, fileName), FileMode.CreateNew, FileAccess.Write, FileShare.None, 1, FileOptions.Asynchronous);
             int read;
-            while ((read = await section.Body.ReadAsync(buffer, cancellationToken)) > 0)
+            while ((read = await FromClientAsync(() => section.Body.ReadAsync(buffer, cancellationToken).AsTask())) > 0)
             {
                 total += read;
                 if (total > maxBytes)
@@ -103,6 +105,19 @@ public static class UploadReader
         return missing.Count > 0
             ? BadRequest($"The upload lacks the part{(missing.Count > 1 ? "s" : "")} {string.Join(", ", missing)}; send all three: users, user_experiments, compounds.")
             : null;
+    }
+
+    /// <summary>Reads from the request: a broken connection is the client's problem (400), unlike a failure to store the file.</summary>
+    static async Task<T> FromClientAsync<T>(Func<Task<T>> read)
+    {
+        try
+        {
+            return await read();
+        }
+        catch (IOException e) when (e is not BadHttpRequestException)
+        {
+            throw new BadHttpRequestException("the connection failed before the end of the upload", e);
+        }
     }
 
     static ProblemHttpResult TooLarge(long maxBytes) => TypedResults.Problem(

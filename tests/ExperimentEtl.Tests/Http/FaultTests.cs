@@ -63,4 +63,44 @@ public sealed class FaultTests
         // Text that is merely unusual still searches.
         Assert.Equal(HttpStatusCode.OK, (await client.GetAsync("/api/users?q=%C3%A9%F0%9F%A7%AA")).StatusCode);
     }
+
+    static MultipartFormDataContent Upload(string users)
+    {
+        var form = new MultipartFormDataContent();
+        form.Add(new StringContent(users), "users", "users.csv");
+        form.Add(new StringContent(TestFiles.SeedExperiments), "user_experiments", "user_experiments.csv");
+        form.Add(new StringContent(TestFiles.SeedCompounds), "compounds", "compounds.csv");
+        return form;
+    }
+
+    [TmpfsFact]
+    public async Task An_upload_that_fills_the_disk_is_a_507_that_names_no_path_and_leaves_nothing_behind()
+    {
+        await using var disk = await Tmpfs.MountAsync("2m");
+        using var files = TestFiles.BundledSample();
+        await using var app = await EtlAppFactory.CreateAsync(Backend.Sqlite, files.Directory, new Dictionary<string, string> { ["ETL_UPLOAD_DIR"] = disk.Path });
+        var client = app.CreateClient();
+        // About 3 MB of valid users: more than the disk holds.
+        var users = new System.Text.StringBuilder("user_id,name,email,signup_date\n");
+        for (var id = 1; users.Length < 3_000_000; id++)
+        {
+            users.Append(System.Globalization.CultureInfo.InvariantCulture, $"{id},User {id},user{id}@example.com,2024-01-01\n");
+        }
+
+        var response = await client.PostAsync("/api/etl/runs?wait=true", Upload(users.ToString()));
+
+        var body = await response.Content.ReadAsStringAsync();
+        Assert.True(response.StatusCode == HttpStatusCode.InsufficientStorage, $"HTTP {(int)response.StatusCode}: {body}");
+        Assert.Equal("application/problem+json", response.Content.Headers.ContentType?.MediaType);
+        Assert.Contains("nothing was loaded", body, StringComparison.Ordinal);
+        Assert.DoesNotContain(disk.Path, body, StringComparison.Ordinal);
+        Assert.DoesNotContain("/tmp", body, StringComparison.Ordinal);
+        Assert.Empty(Directory.EnumerateFileSystemEntries(disk.Path));
+        // The operator finds the path in the log instead.
+        Assert.Contains(app.Logs.Entries, entry => entry.Level == LogLevel.Warning && entry.Message.Contains(disk.Path, StringComparison.Ordinal));
+        // Nothing was loaded, and with the space back a small upload loads.
+        Assert.Equal(0, (await (await client.GetAsync("/api/summary")).ReadJsonAsync()).GetProperty("users").GetInt64());
+        Assert.Equal(HttpStatusCode.OK, (await client.PostAsync("/api/etl/runs?wait=true", Upload(TestFiles.SeedUsers))).StatusCode);
+        Assert.Empty(Directory.EnumerateFileSystemEntries(disk.Path));
+    }
 }
