@@ -36,6 +36,7 @@ catch (ConfigurationException e)
 
 var app = builder.Build();
 
+app.UseSecurityHeaders();
 app.UseExceptionHandler();
 app.UseStatusCodePages();
 // The dashboard: plain static files in wwwroot, index.html at /.
@@ -49,19 +50,9 @@ app.MapRunEndpoints();
 app.MapReadEndpoints();
 app.MapHealthEndpoints();
 
-var database = app.Services.GetRequiredService<DatabaseTarget>();
-var store = app.Services.GetRequiredService<IEtlStore>();
-try
-{
-    await StartupSchema.EnsureAsync(store, app.Logger, app.Lifetime.ApplicationStopping);
-}
-catch (Exception e) when (e is not OperationCanceledException)
-{
-    await Console.Error.WriteLineAsync($"error: could not prepare {database.Describe()}: {e.Message}");
-    return 1;
-}
+// The schema is prepared in the background (StartupSchema): the server listens at once, whatever the database's state.
 var options = app.Services.GetRequiredService<EtlOptions>();
-StartupSchema.LogStarted(app.Logger, database.Describe(), options.DataDirectory);
+StartupSchema.LogStarted(app.Logger, app.Services.GetRequiredService<DatabaseTarget>().Describe(), options.DataDirectory);
 // Uploads of runs cut short by a killed process would otherwise stay on disk for good.
 if (ExperimentEtl.Pipeline.DataSetSource.DeleteAbandonedUploads(options.UploadDirectory) is > 0 and var deleted)
 {

@@ -14,7 +14,7 @@ public sealed class EtlOptions
     /// <summary>Where uploads are kept while their run lasts (<c>ETL_UPLOAD_DIR</c>); the system's temporary folder by default.</summary>
     public string UploadDirectory { get; init; } = Path.GetTempPath();
 
-    /// <summary>When set (<c>API_KEY</c>), endpoints that change data require it in the <c>X-Api-Key</c> header.</summary>
+    /// <summary>When set (<c>API_KEY</c>), endpoints that change data require it in the <c>X-Api-Key</c> header. Set but blank is an error.</summary>
     public string? ApiKey { get; init; }
 
     /// <exception cref="ConfigurationException">A setting is malformed.</exception>
@@ -25,6 +25,12 @@ public sealed class EtlOptions
         {
             throw new ConfigurationException("ETL_MAX_UPLOAD_BYTES must be a positive number of bytes.");
         }
+        // An empty key left by a template or a failed secret lookup must not quietly open the endpoints that change data.
+        var apiKey = configuration["API_KEY"];
+        if (apiKey is not null && string.IsNullOrWhiteSpace(apiKey))
+        {
+            throw new ConfigurationException("API_KEY is set but empty; set it to the key clients must send, or unset it to run without a key.");
+        }
         return new EtlOptions
         {
             DataDirectory = configuration["ETL_DATA_DIR"] is { Length: > 0 } directory
@@ -32,7 +38,7 @@ public sealed class EtlOptions
                 : Path.Combine(AppContext.BaseDirectory, "data"),
             MaxUploadBytes = maxUpload,
             UploadDirectory = configuration["ETL_UPLOAD_DIR"] is { Length: > 0 } uploads ? Path.GetFullPath(uploads) : Path.GetTempPath(),
-            ApiKey = configuration["API_KEY"] is { Length: > 0 } key ? key : null,
+            ApiKey = apiKey,
         };
     }
 }

@@ -31,6 +31,8 @@ public static class ServiceRegistration
         }
         services.AddSingleton<ReadModel>();
         services.AddSingleton<ReportCache>();
+        services.AddSingleton<StartupSchema>();
+        services.AddHostedService(provider => provider.GetRequiredService<StartupSchema>());
         services.AddSingleton<RunManager>();
         services.AddHostedService(provider => provider.GetRequiredService<RunManager>());
         // A run in progress is cancelled and rolled back at SIGTERM; the process is gone well within 10 s.

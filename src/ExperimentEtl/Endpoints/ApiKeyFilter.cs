@@ -6,9 +6,10 @@ namespace ExperimentEtl.Endpoints;
 
 /// <summary>
 /// Guards the endpoints that change data when <c>API_KEY</c> is set: the <c>X-Api-Key</c> header must match.
-/// Read endpoints stay open. Keys are compared in constant time (as hashes, so their lengths leak nothing) and never logged.
+/// Read endpoints stay open. Keys are compared in constant time (as hashes, so their lengths leak nothing) and never logged;
+/// a refused attempt is, with where it came from.
 /// </summary>
-public sealed class ApiKeyFilter(EtlOptions options) : IEndpointFilter
+public sealed partial class ApiKeyFilter(EtlOptions options, ILogger<ApiKeyFilter> logger) : IEndpointFilter
 {
     public const string Header = "X-Api-Key";
 
@@ -20,9 +21,12 @@ public sealed class ApiKeyFilter(EtlOptions options) : IEndpointFilter
         {
             return await next(context);
         }
-        var given = context.HttpContext.Request.Headers[Header].ToString();
+        var http = context.HttpContext;
+        var given = http.Request.Headers[Header].ToString();
         if (!CryptographicOperations.FixedTimeEquals(SHA256.HashData(Encoding.UTF8.GetBytes(given)), _expected))
         {
+            LogRefused(http.Request.Method, http.Request.Path.Value ?? "", http.Connection.RemoteIpAddress?.ToString() ?? "unknown",
+                given.Length == 0 ? "no" : "a wrong");
             return TypedResults.Problem(
                 statusCode: StatusCodes.Status401Unauthorized,
                 title: "An API key is required",
@@ -31,6 +35,9 @@ public sealed class ApiKeyFilter(EtlOptions options) : IEndpointFilter
         }
         return await next(context);
     }
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Refused {Method} {Path} from {RemoteAddress}: {Which} " + Header + " header")]
+    partial void LogRefused(string method, string path, string remoteAddress, string which);
 }
 
 public static class ApiKeyFilterExtensions

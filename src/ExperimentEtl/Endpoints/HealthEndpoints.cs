@@ -16,13 +16,23 @@ public static class HealthEndpoints
             .WithSummary("The process is up");
 
         group.MapGet("/readyz", ReadyAsync)
-            .WithSummary("The database answers and the schema is in place (503 otherwise)");
+            .WithSummary("The database answers and the schema is in place (503 otherwise, and from the start of shutdown)");
 
         return app;
     }
 
-    static async Task<Results<Ok<HealthResponse>, ProblemHttpResult>> ReadyAsync(IEtlStore store, CancellationToken cancellationToken)
+    static async Task<Results<Ok<HealthResponse>, ProblemHttpResult>> ReadyAsync(
+        IEtlStore store, StartupSchema schema, IHostApplicationLifetime lifetime, CancellationToken cancellationToken)
     {
+        // Not ready from the first moment of shutdown, so that load balancers stop sending before the process exits.
+        if (lifetime.ApplicationStopping.IsCancellationRequested)
+        {
+            return Problems.NotReady("not ready: the service is shutting down.");
+        }
+        if (!schema.IsReady)
+        {
+            return Problems.NotReady("not ready: preparing the schema… (the server log says what the database answered).");
+        }
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         timeout.CancelAfter(TimeSpan.FromSeconds(5));
         return await store.IsReadyAsync(timeout.Token)

@@ -94,4 +94,10 @@ public static class Problems
         title: "The database is unavailable",
         detail: detail,
         type: "https://experiment-etl.dev/problems/database-unavailable");
+
+    public static ProblemHttpResult NotReady(string detail) => TypedResults.Problem(
+        statusCode: StatusCodes.Status503ServiceUnavailable,
+        title: "The service is not ready",
+        detail: detail,
+        type: "https://experiment-etl.dev/problems/not-ready");
 }

@@ -18,7 +18,7 @@ public static class RunEndpoints
 
     public static IEndpointRouteBuilder MapRunEndpoints(this IEndpointRouteBuilder app)
     {
-        var group = app.MapGroup(Path).WithTags("Runs");
+        var group = app.MapGroup(Path).WithTags("Runs").RequireSchema();
 
         group.MapPost("", StartAsync)
             .RequireApiKey()

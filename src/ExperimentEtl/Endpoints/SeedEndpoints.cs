@@ -20,16 +20,19 @@ public static class SeedEndpoints
 
         group.MapGet("/csv", RunCsvAsync)
             .RequireApiKey()
+            .RequireSchema()
             .WithSummary("Runs the ETL over the three files of the data folder and answers when it is done")
             .WithDescription("Replaces the whole data set in one transaction. Invalid input fails the run with 422 and a list of errors; the previous data is kept.")
             .ProducesProblem(StatusCodes.Status503ServiceUnavailable);
 
         group.MapGet("/report", () => new ReportResult())
+            .RequireSchema()
             .WithSummary("The per-user report of the current data set")
             .WithDescription("One entry per user ordered by user id; before any run, a null average and no users. " +
                              "CSV with Accept: text/csv.");
 
         group.MapGet("/report.csv", () => new ReportResult(csv: true))
+            .RequireSchema()
             .WithSummary("The report as CSV");
 
         return app;
@@ -37,9 +40,9 @@ public static class SeedEndpoints
 
     public sealed record MessageResponse(string Message);
 
-    static async Task<Ok<MessageResponse>> SetupAsync(IEtlStore store, CancellationToken cancellationToken)
+    static async Task<Ok<MessageResponse>> SetupAsync(IEtlStore store, StartupSchema schema, CancellationToken cancellationToken)
     {
-        await store.EnsureSchemaAsync(cancellationToken);
+        await schema.EnsureAsync(cancellationToken);
         return TypedResults.Ok(new MessageResponse($"The {store.Provider} database is set up: all tables exist."));
     }
 

@@ -1,30 +1,57 @@
+using ExperimentEtl.Configuration;
+
 namespace ExperimentEtl.Storage;
 
-/// <summary>Creates the schema at start-up, waiting a little for a database that is still starting (as in compose).</summary>
-public static partial class StartupSchema
+/// <summary>
+/// Prepares the schema in the background from start-up on. The server listens meanwhile (<c>/healthz</c> answers;
+/// <c>/readyz</c> and the endpoints that need the database answer 503), and a database that is down or still starting is
+/// retried with a growing pause for as long as the process lives.
+/// </summary>
+public sealed partial class StartupSchema(IEtlStore store, DatabaseTarget database, TimeProvider clock, ILogger<StartupSchema> logger) : BackgroundService
 {
-    static readonly TimeSpan Patience = TimeSpan.FromSeconds(30);
+    static readonly TimeSpan FirstPause = TimeSpan.FromMilliseconds(500);
+    static readonly TimeSpan LongestPause = TimeSpan.FromSeconds(15);
 
-    public static async Task EnsureAsync(IEtlStore store, ILogger logger, CancellationToken cancellationToken)
+    readonly TaskCompletionSource _ready = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+    /// <summary>True once the schema is in place.</summary>
+    public bool IsReady => _ready.Task.IsCompleted;
+
+    /// <summary>Completes when the schema is in place.</summary>
+    public Task Ready => _ready.Task;
+
+    /// <summary>Creates what is missing of the schema, on demand (<c>/setup_test_db</c>) as at start-up.</summary>
+    public async Task EnsureAsync(CancellationToken cancellationToken)
     {
-        var deadline = DateTime.UtcNow + Patience;
-        while (true)
+        await store.EnsureSchemaAsync(cancellationToken);
+        _ready.TrySetResult();
+    }
+
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        var pause = FirstPause;
+        for (var attempt = 1; ; attempt++)
         {
             try
             {
-                await store.EnsureSchemaAsync(cancellationToken);
+                await EnsureAsync(stoppingToken);
+                LogReady(database.Describe(), attempt);
                 return;
             }
-            catch (Exception e) when (e is not OperationCanceledException && DateTime.UtcNow < deadline)
+            catch (Exception e) when (!stoppingToken.IsCancellationRequested)
             {
-                LogNotReady(logger, e.Message);
-                await Task.Delay(TimeSpan.FromSeconds(1), cancellationToken);
+                LogNotReady(database.Describe(), attempt, e.GetType().Name, e.Message, pause.TotalSeconds);
             }
+            await Task.Delay(pause, clock, stoppingToken);
+            pause = TimeSpan.FromTicks(Math.Min(pause.Ticks * 2, LongestPause.Ticks));
         }
     }
 
-    [LoggerMessage(Level = LogLevel.Warning, Message = "The database is not ready yet ({Reason}); retrying")]
-    static partial void LogNotReady(ILogger logger, string reason);
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Could not prepare {Database} yet (attempt {Attempt}, {ExceptionType}: {Reason}); retrying in {Seconds} s")]
+    partial void LogNotReady(string database, int attempt, string exceptionType, string reason, double seconds);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "{Database} is ready (schema in place after {Attempt} attempt(s))")]
+    partial void LogReady(string database, int attempt);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Using {Database}; data folder {DataDirectory}")]
     public static partial void LogStarted(ILogger logger, string database, string dataDirectory);

@@ -64,6 +64,11 @@ public sealed class DashboardTests
                 BaseURL = server.Address.ToString(),
                 ViewportSize = new() { Width = 1280, Height = 900 },
             });
+            // CSP violations also reach the console as errors; this names the directive and what it blocked.
+            await context.AddInitScriptAsync("""
+                document.addEventListener('securitypolicyviolation', e =>
+                    console.error(`CSP violation: ${e.violatedDirective} blocked ${e.blockedURI || 'inline code'} in ${e.sourceFile}:${e.lineNumber}`));
+                """);
             var page = await context.NewPageAsync();
             page.SetDefaultTimeout(WaitMs);
             var browserErrors = new List<string>();
@@ -110,8 +115,9 @@ public sealed class DashboardTests
 
     static async Task DriveAsync(IPage page, string work)
     {
-        // Before any run: the page says so plainly and offers the run button.
-        await page.GotoAsync("/");
+        // Before any run: the page says so plainly and offers the run button. It is served under the content security policy.
+        var response = await page.GotoAsync("/");
+        Assert.StartsWith("default-src 'self'", await response!.HeaderValueAsync("content-security-policy"), StringComparison.Ordinal);
         var empty = page.Locator("#empty-state");
         await Assertions.Expect(empty).ToBeVisibleAsync();
         await Assertions.Expect(empty).ToContainTextAsync("No data yet");

@@ -1,6 +1,7 @@
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Mvc.Testing;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 
 namespace ExperimentEtl.Tests.Infrastructure;
@@ -20,6 +21,10 @@ public sealed class EtlAppFactory : WebApplicationFactory<Program>
     readonly string _dataDirectory;
     readonly string? _sqliteDirectory;
     readonly IReadOnlyDictionary<string, string> _settings;
+
+    // The app would also read API_KEY from this process's environment; the tests set it through settings. (The test host
+    // passes settings as command-line arguments, so a setting cannot unset it: an empty key is a start-up error.)
+    static EtlAppFactory() => Environment.SetEnvironmentVariable("API_KEY", null);
 
     EtlAppFactory(string? databaseUrl, string dataDirectory, string? sqliteDirectory, IReadOnlyDictionary<string, string>? settings)
     {
@@ -56,12 +61,19 @@ public sealed class EtlAppFactory : WebApplicationFactory<Program>
         builder.UseSetting("DATABASE_URL", _databaseUrl ?? "");
         builder.UseSetting("API_DB_PATH", "");
         builder.UseSetting("ETL_DATA_DIR", _dataDirectory);
-        builder.UseSetting("API_KEY", "");
         foreach (var (key, value) in _settings)
         {
             builder.UseSetting(key, value);
         }
         builder.ConfigureServices(services => services.AddLogging(logging => logging.AddProvider(Logs)));
+    }
+
+    protected override IHost CreateHost(IHostBuilder builder)
+    {
+        var host = base.CreateHost(builder);
+        // The schema is prepared in the background; tests start from a ready service, as ServerProcess waits for /readyz.
+        host.Services.GetRequiredService<ExperimentEtl.Storage.StartupSchema>().Ready.Wait(TimeSpan.FromSeconds(60));
+        return host;
     }
 
     protected override void Dispose(bool disposing)

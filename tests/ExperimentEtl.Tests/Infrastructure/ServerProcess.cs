@@ -41,7 +41,8 @@ public sealed class ServerProcess : IAsyncDisposable
         }
     }
 
-    public static async Task<ServerProcess> StartAsync(IReadOnlyDictionary<string, string> environment)
+    /// <param name="untilReady">Wait for <c>/readyz</c> to answer 200; false: only for the server to listen (<c>/healthz</c>).</param>
+    public static async Task<ServerProcess> StartAsync(IReadOnlyDictionary<string, string> environment, bool untilReady = true)
     {
         var port = FreePort();
         var info = new ProcessStartInfo("dotnet")
@@ -67,7 +68,7 @@ public sealed class ServerProcess : IAsyncDisposable
         process.ErrorDataReceived += (_, e) => server.Append(e.Data);
         process.BeginOutputReadLine();
         process.BeginErrorReadLine();
-        await server.WaitUntilReadyAsync();
+        await server.WaitUntilReadyAsync(untilReady ? "/readyz" : "/healthz");
         return server;
     }
 
@@ -79,7 +80,7 @@ public sealed class ServerProcess : IAsyncDisposable
         }
     }
 
-    async Task WaitUntilReadyAsync()
+    async Task WaitUntilReadyAsync(string probe)
     {
         var deadline = DateTime.UtcNow.AddSeconds(60);
         while (DateTime.UtcNow < deadline)
@@ -90,7 +91,7 @@ public sealed class ServerProcess : IAsyncDisposable
             }
             try
             {
-                if ((await Client.GetAsync("/readyz")).StatusCode == HttpStatusCode.OK)
+                if ((await Client.GetAsync(probe)).StatusCode == HttpStatusCode.OK)
                 {
                     return;
                 }
@@ -100,7 +101,7 @@ public sealed class ServerProcess : IAsyncDisposable
             }
             await Task.Delay(100);
         }
-        throw new TimeoutException($"The server was not ready within 60 s:\n{Output}");
+        throw new TimeoutException($"{probe} did not answer 200 within 60 s:\n{Output}");
     }
 
     /// <summary>kill -9: no shutdown code runs.</summary>
