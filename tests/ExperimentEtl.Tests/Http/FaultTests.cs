@@ -73,10 +73,10 @@ public sealed class FaultTests
         return form;
     }
 
-    [TmpfsFact]
+    [Fact]
     public async Task An_upload_that_fills_the_disk_is_a_507_that_names_no_path_and_leaves_nothing_behind()
     {
-        await using var disk = await Tmpfs.MountAsync("2m");
+        await using var disk = await SmallDisk.MountAsync(megabytes: 2);
         using var files = TestFiles.BundledSample();
         await using var app = await EtlAppFactory.CreateAsync(Backend.Sqlite, files.Directory, new Dictionary<string, string> { ["ETL_UPLOAD_DIR"] = disk.Path });
         var client = app.CreateClient();
