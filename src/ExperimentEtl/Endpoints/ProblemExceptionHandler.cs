@@ -32,6 +32,8 @@ public sealed partial class ProblemExceptionHandler(
         var (status, title, detail) = exception switch
         {
             RunInProgressException => (StatusCodes.Status409Conflict, "A run is already in progress", exception.Message),
+            // The client's mistake (a parameter that does not parse: thrown rather than answered in Development), not a bug.
+            BadHttpRequestException bad => (bad.StatusCode, "Bad request", bad.Message),
             OperationCanceledException when lifetime.ApplicationStopping.IsCancellationRequested =>
                 (StatusCodes.Status503ServiceUnavailable, "The service is shutting down", "The request was stopped; nothing was changed. Try again shortly."),
             _ when IsDatabaseUnavailable(exception) =>

@@ -64,6 +64,23 @@ public sealed class FaultTests
         Assert.Equal(HttpStatusCode.OK, (await client.GetAsync("/api/users?q=%C3%A9%F0%9F%A7%AA")).StatusCode);
     }
 
+    [Fact]
+    public async Task A_parameter_that_does_not_parse_is_a_400_not_an_error_in_the_log()
+    {
+        using var files = TestFiles.BundledSample();
+        // The test host runs as Development, where ASP.NET Core throws on a parameter it cannot bind instead of answering 400.
+        await using var app = await EtlAppFactory.CreateAsync(Backend.Sqlite, files.Directory);
+        var client = app.CreateClient();
+
+        foreach (var path in new[] { "/api/users?limit=abc", "/api/etl/runs?before=nope", "/api/compounds?after=1.5" })
+        {
+            var response = await client.GetAsync(path);
+            Assert.True(response.StatusCode == HttpStatusCode.BadRequest, $"{path}: HTTP {(int)response.StatusCode}");
+            Assert.Equal("application/problem+json", response.Content.Headers.ContentType?.MediaType);
+        }
+        Assert.DoesNotContain(app.Logs.Entries, entry => entry.Level >= LogLevel.Error);
+    }
+
     static MultipartFormDataContent Upload(string users)
     {
         var form = new MultipartFormDataContent();
