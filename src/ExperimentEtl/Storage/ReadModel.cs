@@ -39,11 +39,11 @@ public sealed record DataSummary(
 /// </summary>
 public sealed class ReadModel(IEtlStore store)
 {
-    const string UsersPage = """
+    internal const string UsersPage = """
         WITH page AS (
             SELECT u.user_id, u.name, u.email, u.signup_date, f.experiment_count
             FROM users u JOIN user_features f ON f.user_id = u.user_id
-            WHERE u.user_id > $1 AND (CAST($2 AS TEXT) IS NULL OR lower(u.name) LIKE CAST($2 AS TEXT) ESCAPE '\')
+            WHERE u.user_id > $1 AND f.user_id > $1 AND (CAST($2 AS TEXT) IS NULL OR lower(u.name) LIKE CAST($2 AS TEXT) ESCAPE '\')
             ORDER BY u.user_id
             LIMIT $3)
         SELECT p.user_id, p.name, p.email, p.signup_date, p.experiment_count, fav.compound_id, c.name, c.structure, fav.experiments
