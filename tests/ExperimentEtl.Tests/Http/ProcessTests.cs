@@ -89,11 +89,15 @@ public sealed class ProcessTests
         Assert.Equal("succeeded", run.GetProperty("status").GetString());
     }
 
-    [Fact]
-    public async Task A_server_killed_during_a_run_and_restarted_at_once_leaves_the_data_intact_and_marks_the_run_failed()
+    // The backends whose data outlives the process (the default ephemeral one is checked for its clean-up below).
+    public static TheoryData<Backend> DurableBackends => [Backend.SqliteFile, Backend.Postgres];
+
+    [Theory]
+    [MemberData(nameof(DurableBackends))]
+    public async Task A_server_killed_during_a_run_and_restarted_at_once_leaves_the_data_intact_and_marks_the_run_failed(Backend backend)
     {
         using var files = TestFiles.BundledSample();
-        var (database, before, runId) = await InterruptStreamingRunAsync(files.Directory, server => server.KillAsync());
+        var (database, before, runId) = await InterruptStreamingRunAsync(backend, files.Directory, server => server.KillAsync());
 
         // Restarted at once, as a supervisor does: the killed session may still hold the load lock for a moment.
         await using var restarted = await ServerProcess.StartAsync(Environment(database, files.Directory));
@@ -188,11 +192,12 @@ public sealed class ProcessTests
         Assert.Equal(before, await ReportAsync(restarted.Client));
     }
 
-    [Fact]
-    public async Task Sigterm_during_a_run_cancels_and_rolls_it_back_and_the_process_exits_within_10_seconds()
+    [Theory]
+    [MemberData(nameof(DurableBackends))]
+    public async Task Sigterm_during_a_run_cancels_and_rolls_it_back_and_the_process_exits_within_10_seconds(Backend backend)
     {
         using var files = TestFiles.BundledSample();
-        var (database, before, runId) = await InterruptStreamingRunAsync(files.Directory, async server =>
+        var (database, before, runId) = await InterruptStreamingRunAsync(backend, files.Directory, async server =>
         {
             var exit = await server.TerminateAsync(TimeSpan.FromSeconds(10));
             Assert.True(exit < TimeSpan.FromSeconds(10), $"exit took {exit}");
@@ -210,9 +215,12 @@ public sealed class ProcessTests
     /// and <paramref name="interrupt"/>s that server once the run is well under way.
     /// </summary>
     /// <returns>The database, the report before the interrupted run, and that run's id.</returns>
-    static async Task<(string Database, string Before, string RunId)> InterruptStreamingRunAsync(string dataDirectory, Func<ServerProcess, Task> interrupt)
+    static async Task<(string Database, string Before, string RunId)> InterruptStreamingRunAsync(
+        Backend backend, string dataDirectory, Func<ServerProcess, Task> interrupt)
     {
-        var database = await TestPostgres.CreateDatabaseAsync();
+        var database = backend == Backend.Postgres
+            ? await TestPostgres.CreateDatabaseAsync()
+            : Path.Combine(dataDirectory, "experiments.db"); // Deleted with the data folder.
         string before;
         await using (var initial = await ServerProcess.StartAsync(Environment(database, dataDirectory)))
         {
@@ -277,6 +285,37 @@ public sealed class ProcessTests
         {
             await Shell.RunAsync("bash", script, "stop", cluster);
             Directory.Delete(cluster, recursive: true);
+        }
+    }
+
+    [Fact]
+    public async Task The_default_database_of_a_killed_server_is_deleted_when_the_next_server_starts()
+    {
+        var temp = Directory.CreateTempSubdirectory("etl-test-tmpdir-").FullName;
+        try
+        {
+            var environment = new Dictionary<string, string>
+            {
+                ["TMPDIR"] = temp,
+                ["ETL_DATA_DIR"] = Path.Combine(TestPostgres.RepositoryRoot(), "data"),
+                ["Logging__LogLevel__Default"] = "Warning",
+            };
+            await using (var killed = await ServerProcess.StartAsync(environment))
+            {
+                Assert.Equal(HttpStatusCode.OK, (await killed.Client.GetAsync("/csv")).StatusCode);
+                Assert.Single(Directory.GetDirectories(temp, "experiment-etl-db-*"));
+                await killed.KillAsync();
+            }
+            var left = Directory.GetDirectories(temp, "experiment-etl-db-*").Single();
+
+            await using var next = await ServerProcess.StartAsync(environment);
+
+            Assert.False(Directory.Exists(left), "the killed server's database is still there");
+            Assert.Single(Directory.GetDirectories(temp, "experiment-etl-db-*")); // The new server's own.
+        }
+        finally
+        {
+            Directory.Delete(temp, recursive: true);
         }
     }
 
