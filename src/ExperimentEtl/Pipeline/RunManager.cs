@@ -27,6 +27,7 @@ public sealed partial class RunManager(IEtlStore store, TimeProvider clock, ILog
 
     // The run being started (between taking the database and becoming active), so that a racing start can name it.
     volatile RunRecord? _starting;
+    readonly Lock _startLock = new();
 
     // Final records the database refused (it was down when the run ended): shown from memory and saved again later.
     readonly System.Collections.Concurrent.ConcurrentDictionary<Guid, RunRecord> _unsaved = new();
@@ -72,12 +73,26 @@ public sealed partial class RunManager(IEtlStore store, TimeProvider clock, ILog
     public async Task<ActiveRun> StartAsync(DataSetSource source, RunMode mode, CancellationToken cancellationToken)
     {
         var run = RunRecord.Queue(clock.GetUtcNow(), mode, source.Kind) with { InputBytes = source.InputBytes() };
-        if (!_gate.Wait(0, CancellationToken.None))
+        bool won;
+        Guid? rival = null;
+        lock (_startLock)
+        {
+            // Under the lock: a racing start sees either the winner's run id, or the gate still free.
+            won = _gate.Wait(0, CancellationToken.None);
+            if (won)
+            {
+                _starting = run;
+            }
+            else
+            {
+                rival = _active?.RunId ?? _starting?.RunId;
+            }
+        }
+        if (!won)
         {
             source.Dispose();
-            throw new RunInProgressException(_active?.RunId ?? _starting?.RunId);
+            throw new RunInProgressException(rival);
         }
-        _starting = run;
         IDataSetLoad? load = null;
         try
         {
