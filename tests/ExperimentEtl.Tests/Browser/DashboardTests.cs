@@ -6,11 +6,12 @@ namespace ExperimentEtl.Tests.Browser;
 /// <summary>
 /// The dashboard at <c>/</c> in a real browser: Debian's headless Chromium, driven by Playwright, against the real
 /// service running as a process over a SQLite file and the bundled sample. No browser is downloaded: the machine
-/// has no internet, so Playwright is pointed at <c>/usr/bin/chromium</c> (installed by .ci/run when missing).
+/// has no internet, so Playwright is pointed at <c>/usr/bin/chromium</c>, or <c>CHROMIUM</c> when set (scripts/test.sh
+/// installs it when missing).
 /// </summary>
 public sealed class DashboardTests
 {
-    const string ChromiumPath = "/usr/bin/chromium";
+    static readonly string ChromiumPath = Environment.GetEnvironmentVariable("CHROMIUM") is { Length: > 0 } path ? path : "/usr/bin/chromium";
     const float WaitMs = 30_000;
 
     static readonly string[] ChromiumArgs =
@@ -38,7 +39,7 @@ public sealed class DashboardTests
     [Fact]
     public async Task Dashboard_runs_the_ETL_shows_charts_and_users_and_lists_upload_errors_by_line()
     {
-        Assert.True(File.Exists(ChromiumPath), $"{ChromiumPath} is missing: apt-get install chromium (.ci/run does).");
+        Assert.True(File.Exists(ChromiumPath), $"{ChromiumPath} is missing: apt-get install chromium (scripts/test.sh does).");
         Assertions.SetDefaultExpectTimeout(WaitMs);
 
         using var data = TestFiles.BundledSample();

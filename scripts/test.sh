@@ -1,0 +1,112 @@
+#!/usr/bin/env bash
+# The whole test suite in one command, on a fresh Debian/Ubuntu machine that has only the .NET SDK:
+#   scripts/test.sh [dotnet test arguments...]
+#   1. installs what is missing (PostgreSQL 15, Chromium and fonts for the dashboard test, curl, jq) with apt-get;
+#   2. starts a throwaway PostgreSQL 15 cluster (scripts/pg-cluster.sh) and exports ETL_TEST_DATABASE_URL;
+#   3. runs `dotnet test` (every backend: in-memory SQLite, SQLite file, PostgreSQL; the browser test);
+#   4. runs scripts/e2e.sh against a database of the same cluster;
+#   5. stops the cluster and ends with one plain line: 'N passed, N failed' (the tests and the e2e checks together).
+# Exits non-zero when anything failed. Installing needs root (CI is root); without root it says what to install.
+# Environment (where to look, e.g. to check the install path without moving system folders):
+#   PG_BIN    PostgreSQL 15's server binaries       (default /usr/lib/postgresql/15/bin)
+#   CHROMIUM  the browser the dashboard test drives (default /usr/bin/chromium)
+# When one is not there, the package that provides it is (re)installed and the default location is used.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+default_pg_bin=/usr/lib/postgresql/15/bin
+default_chromium=/usr/bin/chromium
+PG_BIN=${PG_BIN:-$default_pg_bin}
+CHROMIUM=${CHROMIUM:-$default_chromium}
+
+step() { echo "test.sh: $*"; }
+
+# ---- 1. what a fresh machine lacks ----------------------------------------------------------------------------
+command -v dotnet >/dev/null || { echo "test.sh: the .NET SDK is not installed (see global.json for the version)" >&2; exit 1; }
+missing=()
+command -v curl >/dev/null || missing+=(curl)
+command -v jq >/dev/null || missing+=(jq)
+command -v mkfifo >/dev/null || missing+=(coreutils)
+command -v runuser >/dev/null || missing+=(util-linux)
+[ -x "$PG_BIN/initdb" ] && [ -x "$PG_BIN/pg_ctl" ] || missing+=(postgresql-15)
+command -v psql >/dev/null || missing+=(postgresql-client-15)
+[ -x "$CHROMIUM" ] || missing+=(chromium)
+command -v fc-list >/dev/null || missing+=(fontconfig fonts-dejavu-core)
+if [ ${#missing[@]} -gt 0 ]; then
+  if [ "$(id -u)" -ne 0 ]; then
+    echo "test.sh: missing ${missing[*]}; run as root, or: sudo apt-get install ${missing[*]}" >&2
+    exit 1
+  fi
+  step "installing ${missing[*]} (apt-get)"
+  apt-get update -qq
+  # --reinstall: a package dpkg believes installed whose files are gone (a moved or deleted folder) comes back too.
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --reinstall --no-install-recommends "${missing[@]}" >/dev/null
+  [ -x "$PG_BIN/initdb" ] || PG_BIN=$default_pg_bin
+  [ -x "$CHROMIUM" ] || CHROMIUM=$default_chromium
+  for needed in "$PG_BIN/initdb" "$CHROMIUM"; do
+    [ -x "$needed" ] || { echo "test.sh: $needed is still missing after apt-get install" >&2; exit 1; }
+  done
+else
+  step "nothing to install (PostgreSQL in $PG_BIN, Chromium at $CHROMIUM)"
+fi
+export PG_BIN CHROMIUM
+
+# ---- 2. a throwaway PostgreSQL ---------------------------------------------------------------------------------
+pg_dir=$(mktemp -d)
+log=$(mktemp)
+cleanup() {
+  step "stopping PostgreSQL"
+  scripts/pg-cluster.sh stop "$pg_dir" || true
+  rm -rf "$pg_dir" "$log"
+}
+trap cleanup EXIT
+step "starting a throwaway PostgreSQL 15 (scripts/pg-cluster.sh)"
+ETL_TEST_DATABASE_URL=$(scripts/pg-cluster.sh start "$pg_dir")
+export ETL_TEST_DATABASE_URL
+step "PostgreSQL is on ${ETL_TEST_DATABASE_URL##*@}"
+
+passed=0
+failed=0
+
+# ---- 3. dotnet test -------------------------------------------------------------------------------------------
+step "running dotnet test $*"
+set +e
+dotnet test "$@" 2>&1 | tee "$log"
+test_status=${PIPESTATUS[0]}
+set -e
+summary=$(grep -Eo 'Failed: +[0-9]+, Passed: +[0-9]+, Skipped: +[0-9]+' "$log" | tail -n 1 || true)
+if [ -n "$summary" ]; then
+  # shellcheck disable=SC2046 # three numbers: failed, passed, skipped
+  set -- $(echo "$summary" | grep -Eo '[0-9]+')
+  passed=$((passed + $2))
+  failed=$((failed + $1))
+  step "dotnet test: $2 passed, $1 failed, $3 skipped"
+fi
+if [ "$test_status" -ne 0 ] && [ -z "$summary" ]; then
+  step "dotnet test failed before running any test (see above)"
+  failed=$((failed + 1))
+fi
+
+# ---- 4. the end-to-end script ----------------------------------------------------------------------------------
+# The seed's test_run.sh, without Docker, on its own database of the same server.
+step "running scripts/e2e.sh"
+: >"$log"
+set +e
+psql "$ETL_TEST_DATABASE_URL" -qc "CREATE DATABASE e2e" >/dev/null &&
+  DATABASE_URL="${ETL_TEST_DATABASE_URL%/*}/e2e" scripts/e2e.sh 2>&1 | tee "$log"
+e2e_status=${PIPESTATUS[0]}
+set -e
+e2e_passed=$(grep -c '^PASS: ' "$log" || true)
+e2e_failed=$(grep -c '^FAIL: ' "$log" || true)
+if [ "$e2e_status" -ne 0 ] && [ "$e2e_failed" -eq 0 ]; then
+  e2e_failed=1 # it stopped before checking anything
+fi
+passed=$((passed + e2e_passed))
+failed=$((failed + e2e_failed))
+step "e2e: $e2e_passed passed, $e2e_failed failed"
+
+# ---- 5. one closing line for tools that read it ----------------------------------------------------------------
+cleanup
+trap - EXIT
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ] && [ "$test_status" -eq 0 ] && [ "$e2e_status" -eq 0 ]
