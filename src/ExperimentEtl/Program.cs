@@ -4,6 +4,7 @@ using ExperimentEtl.Cli;
 using ExperimentEtl.Configuration;
 using ExperimentEtl.Endpoints;
 using ExperimentEtl.Storage;
+using ExperimentEtl.Telemetry;
 using Scalar.AspNetCore;
 
 // The command-line tool (etl, report; see Cli/) shares this executable. Anything else, and `serve`, runs the web service.
@@ -27,6 +28,7 @@ if (string.IsNullOrEmpty(builder.Configuration["urls"]) && string.IsNullOrEmpty(
 try
 {
     builder.Services.AddExperimentEtl(builder.Configuration);
+    builder.Services.AddEtlTelemetry(builder.Configuration);
 }
 catch (ConfigurationException e)
 {
@@ -49,6 +51,7 @@ app.MapSeedEndpoints();
 app.MapRunEndpoints();
 app.MapReadEndpoints();
 app.MapHealthEndpoints();
+app.MapEtlMetrics();
 
 // The schema is prepared in the background (StartupSchema): the server listens at once, whatever the database's state.
 var options = app.Services.GetRequiredService<EtlOptions>();

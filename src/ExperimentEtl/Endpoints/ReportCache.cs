@@ -32,9 +32,11 @@ public sealed class ReportCache(IEtlStore store, RunManager runs, TimeProvider c
         var committedRuns = runs.CommittedRuns;
         if (_entry is { } entry && entry.CommittedRuns == committedRuns && clock.GetUtcNow() - entry.BuiltAt < MaxAge)
         {
+            Telemetry.EtlTelemetry.ReportCacheLookup(hit: true);
             await response.Body.WriteAsync(entry.Json, cancellationToken);
             return;
         }
+        Telemetry.EtlTelemetry.ReportCacheLookup(hit: false);
 
         var json = jsonOptions.Value.SerializerOptions;
         await using var snapshot = await store.OpenReportAsync(cancellationToken);

@@ -1,5 +1,6 @@
 using ExperimentEtl.Csv;
 using ExperimentEtl.Storage;
+using ExperimentEtl.Telemetry;
 
 namespace ExperimentEtl.Pipeline;
 
@@ -157,7 +158,15 @@ public static class EtlPipeline
             RejectedCount = errors.RejectedCount,
             Message = errors.RejectedCount > 0 ? $"Loaded; {errors.RejectedCount} invalid row(s) were skipped (see /rejects)." : null,
         };
-        return new RunOutcome(load.Commit(features.Build(compounds.Count), succeeded, errors.Rejects, clock, cancellationToken), []);
+        DataSetFeatures built;
+        using (EtlTelemetry.Source.StartActivity("etl.features"))
+        {
+            built = features.Build(compounds.Count);
+        }
+        using (EtlTelemetry.Source.StartActivity("etl.commit"))
+        {
+            return new RunOutcome(load.Commit(built, succeeded, errors.Rejects, clock, cancellationToken), []);
+        }
     }
 
     static FileStats Stats(CsvRecordReader records, long loaded, ErrorCollector errors) =>
@@ -175,6 +184,8 @@ public static class EtlPipeline
         Func<CsvRecordReader, IRowWriter<TRow>, long> body,
         CancellationToken cancellationToken)
     {
+        using var span = EtlTelemetry.Source.StartActivity("etl.read_file");
+        span?.SetTag("etl.file", schema.FileName);
         var stream = source.Open(schema.FileName);
         if (stream is null)
         {
@@ -208,7 +219,9 @@ public static class EtlPipeline
         {
             writer.Complete();
         }
-        files.Add(Stats(records, loaded, errors));
+        var stats = Stats(records, loaded, errors);
+        files.Add(stats);
+        span?.SetTag("etl.rows.read", stats.RowsRead).SetTag("etl.rows.loaded", stats.RowsLoaded).SetTag("etl.bytes.read", stats.BytesRead);
         // Unreadable: no data row came through although the file produced errors (missing header column, empty, encoding).
         return !(records.RecordsRead == 0 && errors.Count > errorsBefore);
     }

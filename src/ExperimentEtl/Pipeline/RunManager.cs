@@ -146,6 +146,7 @@ public sealed partial class RunManager(IEtlStore store, TimeProvider clock, ILog
     async Task<RunOutcome> ExecuteAsync(ActiveRun active, IDataSetLoad load, DataSetSource source)
     {
         var token = active.Cancellation.Token;
+        using var telemetry = Telemetry.EtlTelemetry.StartRun(logger, active.Run);
         using var progressLoop = new CancellationTokenSource();
         Task? progressTask = null;
         try
@@ -216,6 +217,7 @@ public sealed partial class RunManager(IEtlStore store, TimeProvider clock, ILog
             await TrySaveAsync(outcome.Run);
         }
         LogRunEnded(outcome.Run.RunId, outcome.Run.Status, outcome.Run.DurationSeconds, outcome.Run.ErrorCount, outcome.Run.RejectedCount);
+        Telemetry.EtlTelemetry.RunEnded(outcome.Run);
         return outcome;
     }
 

@@ -229,6 +229,7 @@ public sealed partial class PostgresEtlStore(NpgsqlDataSource dataSource) : IEtl
         readonly Dictionary<int, string> _compoundNames = [];
         NpgsqlCommand? _keysCommand;
         Task? _keys;
+        System.Diagnostics.Activity? _keysSpan;
         bool _featureTablesCommitted;
         bool _committed;
         bool _disposed;
@@ -300,6 +301,7 @@ public sealed partial class PostgresEtlStore(NpgsqlDataSource dataSource) : IEtl
         {
             // Fresh tables have no statistics: without them the report's join plans badly (1.2 s instead of 0.2 s at 100k users).
             _keysCommand = new NpgsqlCommand(AddKeys(LoadedTables) + "ANALYZE users_next, compounds_next;", _connection, _transaction);
+            _keysSpan = Telemetry.EtlTelemetry.StartBackgroundSpan("etl.keys");
             _keys = _keysCommand.ExecuteNonQueryAsync();
         }
 
@@ -335,6 +337,7 @@ public sealed partial class PostgresEtlStore(NpgsqlDataSource dataSource) : IEtl
                 // the feature tables is not hidden by one of the keys.
                 Task.WaitAny([keys], CancellationToken.None);
                 _ = keys.Exception; // Observed here: when both fail, the feature tables' failure is the one reported.
+                _keysSpan?.Dispose();
             }
             keys.GetAwaiter().GetResult();
 
@@ -352,7 +355,10 @@ public sealed partial class PostgresEtlStore(NpgsqlDataSource dataSource) : IEtl
                 });
 
             cancellationToken.ThrowIfCancellationRequested();
-            Swap(cancellationToken);
+            using (Telemetry.EtlTelemetry.Source.StartActivity("etl.swap"))
+            {
+                Swap(cancellationToken);
+            }
             run = run with { FinishedAt = clock.GetUtcNow() };
 
             using (var command = new NpgsqlCommand("""
@@ -425,6 +431,7 @@ public sealed partial class PostgresEtlStore(NpgsqlDataSource dataSource) : IEtl
         /// <summary>Creates, fills, keys and commits the feature tables on a connection of their own.</summary>
         void WriteFeatureTables(DataSetFeatures features, CancellationToken cancellationToken)
         {
+            using var span = Telemetry.EtlTelemetry.Source.StartActivity("etl.feature_tables");
             using var connection = _dataSource.OpenConnection();
             using var transaction = connection.BeginTransaction();
             WatchForDeadClient(connection, transaction);
@@ -481,6 +488,7 @@ public sealed partial class PostgresEtlStore(NpgsqlDataSource dataSource) : IEtl
                 Task.WaitAny(keys);
             }
             _keysCommand?.Dispose();
+            _keysSpan?.Dispose();
             _transaction.Dispose();
             if (_featureTablesCommitted && !_committed)
             {
