@@ -4,8 +4,9 @@ using System.Text.Json;
 using System.Text.RegularExpressions;
 using ExperimentEtl.Telemetry;
 using ExperimentEtl.Tests.Infrastructure;
-using Microsoft.Extensions.DependencyInjection;
 using Microsoft.AspNetCore.TestHost;
+using Microsoft.Extensions.DependencyInjection;
+using OpenTelemetry.Metrics;
 using OpenTelemetry.Trace;
 
 namespace ExperimentEtl.Tests.Telemetry;
@@ -24,8 +25,11 @@ public sealed partial class TelemetryTests
         using var files = TestFiles.BundledSample();
         await using var baseApp = await EtlAppFactory.CreateAsync(Backend.Postgres, files.Directory);
         var spans = new LockedList<Activity>();
+        var metrics = new LockedList<MetricSnapshot>();
         await using var app = baseApp.WithWebHostBuilder(builder => builder.ConfigureTestServices(services =>
-            services.AddOpenTelemetry().WithTracing(tracing => TelemetryRegistration.AddTraceSources(tracing).AddInMemoryExporter(spans))));
+            services.AddOpenTelemetry()
+                .WithTracing(tracing => TelemetryRegistration.AddTraceSources(tracing).AddInMemoryExporter(spans))
+                .WithMetrics(meters => meters.AddInMemoryExporter(metrics))));
         var client = app.CreateClient();
 
         var response = await client.PostAsync("/api/etl/runs?wait=true", null);
@@ -63,6 +67,20 @@ public sealed partial class TelemetryTests
         Assert.Equal(10L, users.GetTagItem("etl.rows.loaded"));
         Assert.Equal(run.SpanId, trace.Single(s => s.OperationName == "etl.keys").ParentSpanId);
         Assert.Contains(trace, s => s.Source.Name == "Npgsql"); // The database's commands, in the run's trace.
+
+        // The same run in the metrics (the meter is one for the process: other tests' runs may add, never take away).
+        // False whatever the in-memory reader did: the Prometheus reader is only collected by a scrape.
+        app.Services.GetRequiredService<MeterProvider>().ForceFlush();
+        long Sum(string name, params string[] tags) => metrics.Snapshot().Where(m => m.Name == name).Select(m => m.MetricPoints
+            .Where(p => HasTags(p, tags))
+            .Sum(p => m.MetricType == MetricType.Histogram ? p.GetHistogramCount() : p.GetSumLong())).DefaultIfEmpty().Max();
+        Assert.True(Sum("etl.runs.started", "mode=strict", "source=data_folder") >= 1);
+        Assert.True(Sum("etl.runs.finished", "mode=strict", "status=succeeded") >= 1);
+        Assert.True(Sum("etl.run.duration", "mode=strict", "status=succeeded") >= 1);
+        Assert.True(Sum("etl.rows.loaded", "file=user_experiments.csv") >= 11);
+        Assert.True(Sum("etl.read", "file=compounds.csv") >= 119);
+        Assert.Contains(metrics.Snapshot(), m => m.Name == "etl.runs.active");
+        Assert.Contains(metrics.Snapshot(), m => m.Name == "http.server.request.duration");
     }
 
     [Fact]
@@ -165,6 +183,92 @@ public sealed partial class TelemetryTests
             Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
             work.Delete(recursive: true);
         }
+    }
+
+    [Fact]
+    public async Task With_an_OTLP_endpoint_the_runs_spans_go_to_the_collector_under_the_configured_service_name()
+    {
+        using var files = TestFiles.BundledSample();
+        var work = Directory.CreateTempSubdirectory("etl-otlp-test-");
+        using var collector = new HttpListener();
+        var port = FreePort();
+        collector.Prefixes.Add($"http://127.0.0.1:{port}/");
+        collector.Start();
+        var received = new System.Collections.Concurrent.ConcurrentQueue<(string Path, byte[] Body)>();
+        var receiving = Task.Run(async () =>
+        {
+            while (collector.IsListening)
+            {
+                HttpListenerContext context;
+                try
+                {
+                    context = await collector.GetContextAsync();
+                }
+                catch (Exception e) when (e is HttpListenerException or ObjectDisposedException)
+                {
+                    return;
+                }
+                using var body = new MemoryStream();
+                await context.Request.InputStream.CopyToAsync(body);
+                received.Enqueue((context.Request.Url!.AbsolutePath, body.ToArray()));
+                context.Response.StatusCode = 200;
+                context.Response.Close();
+            }
+        });
+        try
+        {
+            await using var server = await ServerProcess.StartAsync(new Dictionary<string, string>
+            {
+                ["DATABASE_URL"] = Path.Combine(work.FullName, "otlp.db"),
+                ["ETL_DATA_DIR"] = files.Directory,
+                ["OTEL_EXPORTER_OTLP_ENDPOINT"] = $"http://127.0.0.1:{port}",
+                ["OTEL_EXPORTER_OTLP_PROTOCOL"] = "http/protobuf",
+                ["OTEL_BSP_SCHEDULE_DELAY"] = "100",
+                ["OTEL_SERVICE_NAME"] = "etl-otlp-test",
+                ["OTEL_RESOURCE_ATTRIBUTES"] = "deployment.environment=staging-42",
+            });
+            var response = await server.Client.PostAsync("/api/etl/runs?wait=true", null);
+            Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+            var runId = (await response.ReadJsonAsync()).GetProperty("run_id").GetString()!;
+
+            // OTLP's protobuf keeps strings as UTF-8 bytes: the run's span is found by its name and run id.
+            bool Exported(string text) => received.Any(r => r.Path == "/v1/traces" && Contains(r.Body, text));
+            var deadline = Stopwatch.StartNew();
+            for (var attempt = 0; attempt < 150 && deadline.Elapsed < Patience && !Exported(runId); attempt++)
+            {
+                await Task.Delay(100);
+            }
+            Assert.True(Exported(runId), server.Output);
+            Assert.True(Exported(EtlTelemetry.RunSpan));
+            Assert.True(Exported("etl-otlp-test"));
+            Assert.True(Exported("staging-42"));
+        }
+        finally
+        {
+            collector.Stop();
+            await receiving;
+            Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
+            work.Delete(recursive: true);
+        }
+    }
+
+    static bool HasTags(MetricPoint point, string[] tags)
+    {
+        var present = new List<string>();
+        foreach (var tag in point.Tags)
+        {
+            present.Add($"{tag.Key}={tag.Value}");
+        }
+        return tags.All(present.Contains);
+    }
+
+    static bool Contains(byte[] body, string text) => body.AsSpan().IndexOf(System.Text.Encoding.UTF8.GetBytes(text)) >= 0;
+
+    static int FreePort()
+    {
+        using var listener = new System.Net.Sockets.TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        return ((IPEndPoint)listener.LocalEndpoint).Port;
     }
 
     /// <summary>The value of one sample of the Prometheus text format whose labels include all of <paramref name="labels"/>.</summary>
