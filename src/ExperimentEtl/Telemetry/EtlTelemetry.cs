@@ -117,6 +117,18 @@ public static class EtlTelemetry
         return activity;
     }
 
+    /// <summary>Ends a span of <see cref="StartBackgroundSpan"/>; stopping a span makes the one before it current again, which is not wanted here.</summary>
+    public static void EndBackgroundSpan(Activity? span)
+    {
+        if (span is null)
+        {
+            return;
+        }
+        var current = Activity.Current;
+        span.Dispose();
+        Activity.Current = current;
+    }
+
     static Activity? FindRunSpan()
     {
         for (var activity = Activity.Current; activity is not null; activity = activity.Parent)

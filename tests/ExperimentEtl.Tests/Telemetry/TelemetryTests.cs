@@ -65,7 +65,13 @@ public sealed partial class TelemetryTests
         }
         var users = trace.Single(s => s.OperationName == "etl.read_file" && (string?)s.GetTagItem("etl.file") == "users.csv");
         Assert.Equal(10L, users.GetTagItem("etl.rows.loaded"));
-        Assert.Equal(run.SpanId, trace.Single(s => s.OperationName == "etl.keys").ParentSpanId);
+        foreach (var stage in new[] { "etl.read_file", "etl.features", "etl.commit", "etl.keys" })
+        {
+            Assert.All(trace.Where(s => s.OperationName == stage), s => Assert.Equal(run.SpanId, s.ParentSpanId));
+        }
+        var commit = trace.Single(s => s.OperationName == "etl.commit");
+        Assert.Equal(commit.SpanId, trace.Single(s => s.OperationName == "etl.swap").ParentSpanId);
+        Assert.Equal(commit.SpanId, trace.Single(s => s.OperationName == "etl.feature_tables").ParentSpanId);
         Assert.Contains(trace, s => s.Source.Name == "Npgsql"); // The database's commands, in the run's trace.
 
         // The same run in the metrics (the meter is one for the process: other tests' runs may add, never take away).

@@ -337,7 +337,7 @@ public sealed partial class PostgresEtlStore(NpgsqlDataSource dataSource) : IEtl
                 // the feature tables is not hidden by one of the keys.
                 Task.WaitAny([keys], CancellationToken.None);
                 _ = keys.Exception; // Observed here: when both fail, the feature tables' failure is the one reported.
-                _keysSpan?.Dispose();
+                Telemetry.EtlTelemetry.EndBackgroundSpan(_keysSpan);
             }
             keys.GetAwaiter().GetResult();
 
@@ -488,7 +488,7 @@ public sealed partial class PostgresEtlStore(NpgsqlDataSource dataSource) : IEtl
                 Task.WaitAny(keys);
             }
             _keysCommand?.Dispose();
-            _keysSpan?.Dispose();
+            Telemetry.EtlTelemetry.EndBackgroundSpan(_keysSpan);
             _transaction.Dispose();
             if (_featureTablesCommitted && !_committed)
             {
