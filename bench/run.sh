@@ -18,10 +18,13 @@
 #   BENCH_DATABASE_URL  an existing PostgreSQL to use instead of a throwaway one: its ETL tables are REPLACED and
 #                       bench_raw_* tables are created and dropped in it
 #   BENCH_RUN_TIMEOUT (3600)  seconds one /csv may take    BENCH_READY_TIMEOUT (120)  seconds to wait for /readyz
-#   BENCH_TARGETS ("floor postgres sqlite")  which of the three to run
+#   BENCH_TARGETS ("floor postgres sqlite")  which to run, in this order each repetition; also postgres-otel and
+#                       sqlite-otel: the same with telemetry exported (OTLP/HTTP to bench/otlp-sink.py, a stand-in
+#                       collector, metrics every second) and /metrics scraped every second during the run
 #   BENCH_LOCK_TIMEOUT (7200)  seconds to wait for another bench/run.sh on this machine to finish (runs never overlap)
 #   BENCH_SERVER_ENV  extra VAR=value settings for the server process, e.g. "DOTNET_TieredPGO=0" (for experiments)
-# Needs bash, curl, jq, psql, dotnet and (without BENCH_DATABASE_URL) PostgreSQL 15's server binaries.
+# Needs bash, curl, jq, psql, dotnet, (without BENCH_DATABASE_URL) PostgreSQL 15's server binaries, and python3
+# for the -otel targets.
 set -euo pipefail
 export LC_ALL=C
 # The whole script is one block, read before it runs: editing the file during a long run cannot change that run.
@@ -54,8 +57,11 @@ done
 work=$(mktemp -d -t experiment-etl-bench.XXXXXX)
 pg_dir=""
 server_pid=""
+sink_pid=""
+scrape_pid=""
 
 stop_server() {
+  if [ -n "$scrape_pid" ]; then stop_process "$scrape_pid"; scrape_pid=""; fi
   [ -n "$server_pid" ] || return 0
   stop_process "$server_pid"
   server_pid=""
@@ -66,6 +72,7 @@ cleanup() {
   local status=$?
   set +e
   stop_server
+  [ -z "$sink_pid" ] || stop_process "$sink_pid"
   if [ -n "${database_url:-}" ] && [ -z "$pg_dir" ]; then
     # Our raw tables in the caller's database.
     timeout 30 psql -X -q "$database_url" -c 'DROP TABLE IF EXISTS bench_raw_users, bench_raw_compounds, bench_raw_experiments' >/dev/null 2>&1
@@ -183,10 +190,14 @@ run_floor() {
   log "floor    rep $rep: ${seconds[floor,$rep]} s"
 }
 
-# run_service postgres|sqlite REP: one fresh server process, /csv then /report.
+# run_service postgres|sqlite[-otel] REP: one fresh server process, /csv then /report.
 run_service() {
-  local target=$1 rep=$2 url port code t0 t1 t2 answer
-  if [ "$target" = postgres ]; then
+  local target=$1 rep=$2 url port code t0 t1 t2 answer telemetry_env=()
+  if [[ "$target" == *-otel ]]; then
+    telemetry_env=(OTEL_EXPORTER_OTLP_ENDPOINT="http://127.0.0.1:$sink_port" OTEL_EXPORTER_OTLP_PROTOCOL=http/protobuf
+      OTEL_METRIC_EXPORT_INTERVAL=1000 OTEL_SERVICE_NAME=experiment-etl-bench)
+  fi
+  if [ "${target%-otel}" = postgres ]; then
     url=$database_url
     pg -c 'CHECKPOINT'
   else
@@ -196,7 +207,7 @@ run_service() {
   port=$(free_port)
   # From the publish folder, as in the container: it is the content root, where appsettings.json is read.
   (cd "$work/app" && exec env -u ASPNETCORE_URLS -u ASPNETCORE_HTTP_PORTS -u ASPNETCORE_HTTPS_PORTS -u API_DB_PATH \
-    DATABASE_URL="$url" ETL_DATA_DIR="$data_dir" ASPNETCORE_ENVIRONMENT=Production "${server_env[@]}" \
+    DATABASE_URL="$url" ETL_DATA_DIR="$data_dir" ASPNETCORE_ENVIRONMENT=Production "${server_env[@]}" "${telemetry_env[@]}" \
     dotnet ExperimentEtl.dll --urls "http://127.0.0.1:$port") >"$work/server-$target-$rep.log" 2>&1 9>&- &
   server_pid=$!
   local base="http://127.0.0.1:$port" deadline=$((SECONDS + ready_timeout))
@@ -209,6 +220,11 @@ run_service() {
   done
 
   answer="$work/csv-$target-$rep.json"
+  if [ ${#telemetry_env[@]} -gt 0 ]; then
+    # As a Prometheus server would, every second while the run lasts.
+    (while :; do curl -sS --max-time 5 -o /dev/null "$base/metrics" || true; sleep 1; done) 9>&- &
+    scrape_pid=$!
+  fi
   t0=$EPOCHREALTIME
   code=$(curl -sS --max-time "$run_timeout" -o "$answer" -w '%{http_code}' "$base/csv") || code=000
   t1=$EPOCHREALTIME
@@ -228,18 +244,25 @@ run_service() {
     "${csv_seconds[$target,$rep]}" "${report_seconds[$target,$rep]}" "${rss[$target,$rep]}")"
 }
 
+if [[ " $targets " == *-otel* ]]; then
+  command -v python3 >/dev/null || die "python3 is needed for the -otel targets (the stand-in collector)"
+  sink_port=$(free_port)
+  python3 "$repo/bench/otlp-sink.py" "$sink_port" "$work/otlp-sink.log" 9>&- &
+  sink_pid=$!
+fi
+
 pg_log_offset=0
 [ -n "$pg_dir" ] && pg_log_offset=$(stat -c %s "$pg_dir/server.log")
 for rep in $(seq 1 "$reps"); do
   for target in $targets; do
     case "$target" in
       floor) run_floor "$rep" ;;
-      postgres)
+      postgres | postgres-otel)
         [ -n "$pg_dir" ] && pg_log_offset=$(stat -c %s "$pg_dir/server.log")
-        run_service postgres "$rep"
+        run_service "$target" "$rep"
         [ -n "$pg_dir" ] && tail -c +$((pg_log_offset + 1)) "$pg_dir/server.log" >"$work/pg-statements-$rep.log"
         ;;
-      sqlite) run_service sqlite "$rep" ;;
+      sqlite | sqlite-otel) run_service "$target" "$rep" ;;
       *) die "unknown target '$target' in BENCH_TARGETS" ;;
     esac
   done
@@ -255,6 +278,10 @@ result="$out_dir/$size-$(date -u +%Y%m%dT%H%M%SZ).txt"
   echo "postgres settings: $pg_settings"
   echo "code: $code_state"
   [ ${#server_env[@]} -eq 0 ] || echo "server environment: ${server_env[*]}"
+  if [ -f "$work/otlp-sink.log" ]; then
+    echo "-otel targets: OTLP/HTTP to a stand-in collector, metrics exported every 1 s, /metrics scraped every 1 s; it received:" \
+      "$(awk '{ n[$1]++; b[$1] += $2 } END { for (p in n) printf "%s %d posts %.0f kB; ", p, n[p], b[p] / 1000 }' "$work/otlp-sink.log")"
+  fi
   echo "input: $data_dir ($rows_users users, $rows_compounds compounds, $rows_user_experiments experiments;" \
     "$total_rows rows, $(awk -v b="$total_bytes" 'BEGIN { printf "%.1f", b / 1e6 }') MB)"
   echo "each figure: the median of $reps repetitions"
