@@ -29,7 +29,8 @@ command -v jq >/dev/null || missing+=(jq)
 command -v mkfifo >/dev/null || missing+=(coreutils)
 command -v runuser >/dev/null || missing+=(util-linux)
 [ -x "$PG_BIN/initdb" ] && [ -x "$PG_BIN/pg_ctl" ] || missing+=(postgresql-15)
-command -v psql >/dev/null || missing+=(postgresql-client-15)
+# /usr/bin/psql is Debian's wrapper: it is there even when the client it runs (in /usr/lib/postgresql) is not.
+psql --version >/dev/null 2>&1 || missing+=(postgresql-client-15)
 [ -x "$CHROMIUM" ] || missing+=(chromium)
 command -v fc-list >/dev/null || missing+=(fontconfig fonts-dejavu-core)
 if [ ${#missing[@]} -gt 0 ]; then

@@ -34,7 +34,7 @@ public static class TelemetryRegistration
                 .AddAspNetCoreInstrumentation()
                 .AddRuntimeInstrumentation()
                 .AddPrometheusExporter());
-        // Spans are only made when something exports them: without an endpoint, tracing costs nothing.
+        // Spans are only recorded when something exports them: without an endpoint, tracing costs nothing.
         if (!string.IsNullOrEmpty(configuration["OTEL_EXPORTER_OTLP_ENDPOINT"]))
         {
             telemetry.WithTracing(tracing => AddTraceSources(tracing)).UseOtlpExporter();
