@@ -90,25 +90,32 @@ expect_status() {
 
 # start_server NAME DATA_DIR: starts the published server on a free loopback port; sets $base_url.
 start_server() {
-  local name=$1 data_dir=$2 port pid
-  port=$(free_port)
-  # From the publish folder, as in the container: it is the content root, where appsettings.json is read.
-  (cd "$work/app" && exec env -u ASPNETCORE_URLS -u ASPNETCORE_HTTP_PORTS -u ASPNETCORE_HTTPS_PORTS -u API_DB_PATH \
-    DATABASE_URL="$database_url" ETL_DATA_DIR="$data_dir" ASPNETCORE_ENVIRONMENT=Production \
-    dotnet ExperimentEtl.dll --urls "http://127.0.0.1:$port") >"$work/server-$name.log" 2>&1 &
-  pid=$!
-  server_pids+=("$pid")
-  base_url="http://127.0.0.1:$port"
+  local name=$1 data_dir=$2 port pid attempt
+  for attempt in 1 2 3; do
+    port=$(free_port)
+    # From the publish folder, as in the container: it is the content root, where appsettings.json is read.
+    (cd "$work/app" && exec env -u ASPNETCORE_URLS -u ASPNETCORE_HTTP_PORTS -u ASPNETCORE_HTTPS_PORTS -u API_DB_PATH \
+      DATABASE_URL="$database_url" ETL_DATA_DIR="$data_dir" ASPNETCORE_ENVIRONMENT=Production \
+      dotnet ExperimentEtl.dll --urls "http://127.0.0.1:$port") >"$work/server-$name.log" 2>&1 &
+    pid=$!
+    server_pids+=("$pid")
+    base_url="http://127.0.0.1:$port"
 
-  local deadline=$((SECONDS + READY_TIMEOUT)) code
-  while :; do
-    kill -0 "$pid" 2>/dev/null || die "server $name exited before it was ready"
-    code=$(curl -sS --max-time 2 -o /dev/null -w '%{http_code}' "$base_url/readyz" 2>/dev/null) || code=000
-    [ "$code" = 200 ] && break
-    [ "$SECONDS" -lt "$deadline" ] || die "server $name not ready within ${READY_TIMEOUT}s (last /readyz: HTTP $code)"
-    sleep 0.5
+    local deadline=$((SECONDS + READY_TIMEOUT)) code
+    while :; do
+      if ! kill -0 "$pid" 2>/dev/null; then
+        # On a shared machine another process may take the free port before the server binds it: try another.
+        if [ "$attempt" -lt 3 ] && grep -q 'address already in use' "$work/server-$name.log"; then continue 2; fi
+        die "server $name exited before it was ready"
+      fi
+      code=$(curl -sS --max-time 2 -o /dev/null -w '%{http_code}' "$base_url/readyz" 2>/dev/null) || code=000
+      [ "$code" = 200 ] && break
+      [ "$SECONDS" -lt "$deadline" ] || die "server $name not ready within ${READY_TIMEOUT}s (last /readyz: HTTP $code)"
+      sleep 0.5
+    done
+    pass "server $name ready on $base_url (pid $pid)"
+    return 0
   done
-  pass "server $name ready on $base_url (pid $pid)"
 }
 
 # ---- database ----------------------------------------------------------------------------------------
