@@ -83,9 +83,11 @@ if [ -n "$summary" ]; then
   failed=$((failed + $1))
   step "dotnet test: $2 passed, $1 failed, $3 skipped"
 fi
-if [ "$test_status" -ne 0 ] && [ -z "$summary" ]; then
-  step "dotnet test failed before running any test (see above)"
+if [ -z "$summary" ]; then
+  # Seen once with exit status 0: the build stopped after the service, and no test ran. That is not a pass.
+  step "dotnet test ran no tests (exit status $test_status; see above)"
   failed=$((failed + 1))
+  [ "$test_status" -ne 0 ] || test_status=1
 fi
 
 # ---- 4. the end-to-end script ----------------------------------------------------------------------------------
