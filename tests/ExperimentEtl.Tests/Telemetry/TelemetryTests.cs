@@ -186,7 +186,6 @@ public sealed partial class TelemetryTests
         }
         finally
         {
-            Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
             work.Delete(recursive: true);
         }
     }
@@ -253,7 +252,6 @@ public sealed partial class TelemetryTests
         {
             collector.Stop();
             await receiving;
-            Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
             work.Delete(recursive: true);
         }
     }
