@@ -9,7 +9,7 @@ static class FeatureStages
     public static string Accumulator(Loaded data, out DataSetFeatures built)
     {
         var before = Measure.LiveBytes();
-        var features = new FeatureAccumulator();
+        using var features = new FeatureAccumulator();
         foreach (var user in data.Users)
         {
             features.AddUser(user.UserId);
@@ -51,7 +51,7 @@ static class FeatureStages
             userIds[i] = data.Users[i].UserId;
         }
         var experimentCounts = new int[data.Users.Length];
-        var pairs = new PairCounter(data.Users.Length, maxCompoundId);
+        using var pairs = new PairCounter(data.Users.Length, maxCompoundId);
         for (var i = 0; i < data.ExperimentCount; i++)
         {
             var index = userIndex[data.ExperimentUsers[i]];
@@ -65,14 +65,18 @@ static class FeatureStages
 
         var bestCompound = new int[userIds.Length];
         var bestCount = new int[userIds.Length];
-        pairs.ForEach((index, compoundId, count) =>
+        using (var sorted = pairs.Read())
         {
-            if (count > bestCount[index] || (count == bestCount[index] && compoundId < bestCompound[index]))
+            // In (user, compound) order: the first compound with the most experiments is the lowest of a tie.
+            while (sorted.MoveNext(out var index, out var compoundId, out var count))
             {
-                bestCount[index] = count;
-                bestCompound[index] = compoundId;
+                if (count > bestCount[index])
+                {
+                    bestCount[index] = count;
+                    bestCompound[index] = compoundId;
+                }
             }
-        });
+        }
         var mismatches = 0;
         for (var i = 0; i < userIds.Length; i++)
         {

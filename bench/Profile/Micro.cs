@@ -67,7 +67,7 @@ public class Micro
     public long Features()
     {
         var data = _loaded!;
-        var features = new FeatureAccumulator();
+        using var features = new FeatureAccumulator();
         foreach (var user in data.Users)
         {
             features.AddUser(user.UserId);
@@ -83,7 +83,7 @@ public class Micro
     public long Packed()
     {
         var data = _loaded!;
-        var pairs = new PairCounter(data.Users.Length, data.Compounds.Length);
+        using var pairs = new PairCounter(data.Users.Length, data.Compounds.Length);
         for (var i = 0; i < data.ExperimentCount; i++)
         {
             foreach (var compoundId in data.CompoundsOf(i))

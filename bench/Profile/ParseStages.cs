@@ -128,7 +128,7 @@ static class ParseStages
     {
         long rows = 0;
         var errors = new ErrorCollector();
-        var features = new FeatureAccumulator();
+        using var features = new FeatureAccumulator();
         var compounds = new IdSet();
         var experiments = new IdSet();
         using (var records = new CsvRecordReader(Input.Open(input.Users), CsvSchema.Users, errors))

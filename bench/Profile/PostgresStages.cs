@@ -202,7 +202,7 @@ static class PostgresStages
     /// </summary>
     public static string ParseAndCopy(Input input, IEnumerable<int> userIds, string connectionString, bool twoThreads)
     {
-        var features = new FeatureAccumulator();
+        using var features = new FeatureAccumulator();
         foreach (var id in userIds)
         {
             features.AddUser(id);

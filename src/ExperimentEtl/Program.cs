@@ -61,6 +61,11 @@ if (ExperimentEtl.Pipeline.DataSetSource.DeleteAbandonedUploads(options.UploadDi
 {
     StartupSchema.LogAbandonedUploadsDeleted(app.Logger, deleted, options.UploadDirectory);
 }
+// So would the feature state a killed run spilled (the command-line tool sweeps when its run starts).
+if (ExperimentEtl.Pipeline.MemoryBudget.DeleteAbandonedSpills(options.MemoryBudget.SpillParent) is > 0 and var spills)
+{
+    StartupSchema.LogAbandonedSpillsDeleted(app.Logger, spills, options.MemoryBudget.SpillParent);
+}
 
 await app.RunAsync();
 return 0;

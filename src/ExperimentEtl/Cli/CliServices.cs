@@ -26,6 +26,8 @@ sealed class CliServices : IAsyncDisposable
 
     public RunManager Runs => _provider.GetRequiredService<RunManager>();
 
+    public EtlOptions Options => _provider.GetRequiredService<EtlOptions>();
+
     /// <summary>The JSON settings of the HTTP answers (snake_case), so <c>--json</c> prints what GET /report answers.</summary>
     public JsonSerializerOptions Json => _provider.GetRequiredService<IOptions<Microsoft.AspNetCore.Http.Json.JsonOptions>>().Value.SerializerOptions;
 

@@ -1,3 +1,5 @@
+using ExperimentEtl.Pipeline;
+
 namespace ExperimentEtl.Configuration;
 
 /// <summary>Settings of the ETL itself.</summary>
@@ -14,6 +16,12 @@ public sealed class EtlOptions
     /// <summary>Where uploads are kept while their run lasts (<c>ETL_UPLOAD_DIR</c>); the system's temporary folder by default.</summary>
     public string UploadDirectory { get; init; } = Path.GetTempPath();
 
+    /// <summary>
+    /// What a run may use (<c>ETL_MEMORY_LIMIT_MB</c>, default 512 MB) and where its feature state spills beyond that:
+    /// a private folder in the system's temporary folder.
+    /// </summary>
+    public MemoryBudget MemoryBudget { get; init; } = MemoryBudget.Default;
+
     /// <summary>When set (<c>API_KEY</c>), endpoints that change data require it in the <c>X-Api-Key</c> header. Set but blank is an error.</summary>
     public string? ApiKey { get; init; }
 
@@ -24,6 +32,12 @@ public sealed class EtlOptions
         if (configuration["ETL_MAX_UPLOAD_BYTES"] is { Length: > 0 } text && (!long.TryParse(text, out maxUpload) || maxUpload <= 0))
         {
             throw new ConfigurationException("ETL_MAX_UPLOAD_BYTES must be a positive number of bytes.");
+        }
+        var memoryLimit = (long)MemoryBudget.DefaultMegabytes;
+        if (configuration["ETL_MEMORY_LIMIT_MB"] is { Length: > 0 } megabytes
+            && (!long.TryParse(megabytes, out memoryLimit) || memoryLimit is <= 0 or > 1L << 40))
+        {
+            throw new ConfigurationException("ETL_MEMORY_LIMIT_MB must be a positive whole number of megabytes.");
         }
         // An empty key left by a template or a failed secret lookup must not quietly open the endpoints that change data.
         var apiKey = configuration["API_KEY"];
@@ -37,6 +51,7 @@ public sealed class EtlOptions
                 ? Path.GetFullPath(directory)
                 : Path.Combine(AppContext.BaseDirectory, "data"),
             MaxUploadBytes = maxUpload,
+            MemoryBudget = new MemoryBudget(memoryLimit * 1024 * 1024, Path.GetTempPath()),
             UploadDirectory = configuration["ETL_UPLOAD_DIR"] is { Length: > 0 } uploads ? Path.GetFullPath(uploads) : Path.GetTempPath(),
             ApiKey = apiKey,
         };

@@ -11,13 +11,17 @@ public readonly record struct FavoriteCompound(int UserId, int CompoundId, int E
 public readonly record struct CompoundFeature(int CompoundId, long Experiments, int Users);
 
 /// <summary>Everything a run derives from the data, ready to be stored beside it.</summary>
+/// <remarks>
+/// Read while the <see cref="FeatureAccumulator"/> that built it is alive: the favourites are streamed from its pair
+/// state (which may be on disk), never held in a list.
+/// </remarks>
 public sealed class DataSetFeatures(
     long userCount,
     long compoundCount,
     long experimentCount,
     long activeUserCount,
     IReadOnlyList<UserFeature> users,
-    IReadOnlyList<FavoriteCompound> favorites,
+    IEnumerable<FavoriteCompound> favorites,
     IReadOnlyList<CompoundFeature> compounds)
 {
     public long UserCount { get; } = userCount;
@@ -29,20 +33,23 @@ public sealed class DataSetFeatures(
     /// <summary>Users with at least one experiment.</summary>
     public long ActiveUserCount { get; } = activeUserCount;
 
+    /// <summary>In the order the users were read.</summary>
     public IReadOnlyList<UserFeature> Users { get; } = users;
 
-    /// <summary>Every compound tied for each user's favourite (the favourite itself included).</summary>
-    public IReadOnlyList<FavoriteCompound> Favorites { get; } = favorites;
+    /// <summary>Every compound tied for each user's favourite (the favourite itself included), in the users' order, then by compound id.</summary>
+    public IEnumerable<FavoriteCompound> Favorites { get; } = favorites;
 
-    /// <summary>Usage of the compounds that experiments listed; unused compounds are absent.</summary>
+    /// <summary>Usage of the compounds that experiments listed, by compound id; unused compounds are absent.</summary>
     public IReadOnlyList<CompoundFeature> Compounds { get; } = compounds;
 }
 
 /// <summary>
-/// Computes the per-user features while experiments stream past, in memory proportional to users and
-/// distinct (user, compound) pairs, never to experiments.
+/// Computes the per-user features while experiments stream past, in memory proportional to users, never to
+/// experiments; the distinct (user, compound) pairs take at most their share of the memory budget and spill to disk
+/// beyond it (<see cref="PairCounter"/>).
 /// </summary>
-public sealed class FeatureAccumulator
+/// <remarks>Dispose it once its features are stored: that deletes whatever was spilled.</remarks>
+public sealed class FeatureAccumulator(MemoryBudget? budget = null) : IDisposable
 {
     readonly List<int> _userIds = [];
     readonly Dictionary<int, int> _userIndex = [];
@@ -54,6 +61,9 @@ public sealed class FeatureAccumulator
     public long ExperimentCount { get; private set; }
 
     public int UserCount => _userIds.Count;
+
+    /// <summary>How many sorted runs of pairs went to disk.</summary>
+    public int SpilledRuns => _pairs?.SpilledRuns ?? 0;
 
     /// <summary>Registers a user; false when the id is already registered.</summary>
     public bool AddUser(int userId)
@@ -111,53 +121,88 @@ public sealed class FeatureAccumulator
         }
         _experimentCounts[index]++;
         ExperimentCount++;
-        _pairs ??= new PairCounter(_userIds.Count, _maxCompoundId);
+        _pairs ??= new PairCounter(_userIds.Count, _maxCompoundId, budget);
         foreach (var compoundId in distinctCompoundIds)
         {
             _pairs.Increment(index, compoundId, ExperimentCount);
         }
     }
 
+    /// <summary>
+    /// One pass over the pairs in (user, compound) order gives each user's favourite (the first compound with the most
+    /// experiments: ties go to the lowest id) and each compound's usage; the favourites are read in a second pass
+    /// when they are written.
+    /// </summary>
     public DataSetFeatures Build(long compoundCount)
     {
         var userCount = _userIds.Count;
         var bestCompound = new int[userCount];
         var bestCount = new int[userCount];
-        var pairs = _pairs ?? new PairCounter(userCount, _maxCompoundId);
-        pairs.ForEach((index, compoundId, count) =>
-        {
-            if (count > bestCount[index] || (count == bestCount[index] && compoundId < bestCompound[index]))
-            {
-                bestCount[index] = count;
-                bestCompound[index] = compoundId;
-            }
-        });
-        var favorites = new List<FavoriteCompound>(userCount);
+        _pairs ??= new PairCounter(userCount, _maxCompoundId, budget);
         var compounds = new Dictionary<int, (long Experiments, int Users)>();
-        pairs.ForEach((index, compoundId, count) =>
+        using (var pairs = _pairs.Read())
         {
-            if (count == bestCount[index])
+            while (pairs.MoveNext(out var index, out var compoundId, out var count))
             {
-                favorites.Add(new FavoriteCompound(_userIds[index], compoundId, count));
+                if (count > bestCount[index])
+                {
+                    bestCount[index] = count;
+                    bestCompound[index] = compoundId;
+                }
+                ref var usage = ref System.Runtime.InteropServices.CollectionsMarshal.GetValueRefOrAddDefault(compounds, compoundId, out _);
+                usage = (usage.Experiments + count, usage.Users + 1);
             }
-            ref var usage = ref System.Runtime.InteropServices.CollectionsMarshal.GetValueRefOrAddDefault(compounds, compoundId, out _);
-            usage = (usage.Experiments + count, usage.Users + 1);
-        });
-        // In key order (the pair table hands them out at random): at 10M experiments PostgreSQL then copies and keys
-        // the 1.7M rows in 1.6 s instead of 2–2.4 s, more than this sort costs.
-        favorites.Sort(static (a, b) => a.UserId != b.UserId ? a.UserId.CompareTo(b.UserId) : a.CompoundId.CompareTo(b.CompoundId));
-        var users = new UserFeature[userCount];
+        }
         long active = 0;
         for (var i = 0; i < userCount; i++)
         {
-            var experiments = _experimentCounts[i];
-            if (experiments > 0)
+            if (_experimentCounts[i] > 0)
             {
                 active++;
             }
-            users[i] = new UserFeature(_userIds[i], experiments, experiments > 0 ? bestCompound[i] : null);
         }
-        return new DataSetFeatures(userCount, compoundCount, ExperimentCount, active, users, favorites,
-            [.. compounds.Select(c => new CompoundFeature(c.Key, c.Value.Experiments, c.Value.Users))]);
+        return new DataSetFeatures(userCount, compoundCount, ExperimentCount, active,
+            new UserFeatures(_userIds, _experimentCounts, bestCompound),
+            Favorites(_pairs, _userIds, bestCount),
+            [.. compounds.OrderBy(c => c.Key).Select(c => new CompoundFeature(c.Key, c.Value.Experiments, c.Value.Users))]);
+    }
+
+    static IEnumerable<FavoriteCompound> Favorites(PairCounter pairCounter, List<int> userIds, int[] bestCount)
+    {
+        using var pairs = pairCounter.Read();
+        while (pairs.MoveNext(out var index, out var compoundId, out var count))
+        {
+            if (count == bestCount[index])
+            {
+                yield return new FavoriteCompound(userIds[index], compoundId, count);
+            }
+        }
+    }
+
+    public void Dispose() => _pairs?.Dispose();
+
+    /// <summary>The users' features, made on demand from the per-user arrays rather than held as 16-byte records.</summary>
+    sealed class UserFeatures(List<int> userIds, int[] experimentCounts, int[] bestCompound) : IReadOnlyList<UserFeature>
+    {
+        public int Count => userIds.Count;
+
+        public UserFeature this[int index]
+        {
+            get
+            {
+                var experiments = experimentCounts[index];
+                return new UserFeature(userIds[index], experiments, experiments > 0 ? bestCompound[index] : null);
+            }
+        }
+
+        public IEnumerator<UserFeature> GetEnumerator()
+        {
+            for (var i = 0; i < userIds.Count; i++)
+            {
+                yield return this[i];
+            }
+        }
+
+        System.Collections.IEnumerator System.Collections.IEnumerable.GetEnumerator() => GetEnumerator();
     }
 }

@@ -18,16 +18,19 @@ public static class EtlPipeline
     const int ProgressInterval = 4096;
 
     /// <param name="onProgress">Called every few thousand rows with the files' figures so far.</param>
+    /// <param name="budget">Bounds the feature state, which spills to disk beyond its share.</param>
     public static RunOutcome Execute(
         DataSetSource source,
         IDataSetLoad load,
         RunRecord run,
         Action<IReadOnlyList<FileStats>>? onProgress,
+        MemoryBudget budget,
         TimeProvider clock,
         CancellationToken cancellationToken)
     {
         var errors = new ErrorCollector(run.Mode);
-        var features = new FeatureAccumulator();
+        // Disposed whatever the end of the run (after the commit has read the features): spilled pairs are deleted.
+        using var features = new FeatureAccumulator(budget);
         var compounds = new IdSet();
         var files = new List<FileStats>(3);
         var rejectedUsers = new Dictionary<int, long>();

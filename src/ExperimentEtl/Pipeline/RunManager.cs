@@ -1,3 +1,4 @@
+using ExperimentEtl.Configuration;
 using ExperimentEtl.Csv;
 using ExperimentEtl.Storage;
 
@@ -7,7 +8,7 @@ namespace ExperimentEtl.Pipeline;
 /// Starts runs one at a time, executes them in the background, keeps their records current, and cancels them on request
 /// or at shutdown. Whatever happens to a run, its record ends as succeeded, failed or cancelled.
 /// </summary>
-public sealed partial class RunManager(IEtlStore store, TimeProvider clock, ILogger<RunManager> logger) : IHostedService, IDisposable
+public sealed partial class RunManager(IEtlStore store, EtlOptions options, TimeProvider clock, ILogger<RunManager> logger) : IHostedService, IDisposable
 {
     static readonly TimeSpan ProgressSaveInterval = TimeSpan.FromSeconds(1);
     static readonly TimeSpan ShutdownPatience = TimeSpan.FromSeconds(8);
@@ -158,7 +159,7 @@ public sealed partial class RunManager(IEtlStore store, TimeProvider clock, ILog
                 progressTask = SaveProgressAsync(active, progressLoop.Token);
             }
             var outcome = EtlPipeline.Execute(source, load, active.Run,
-                files => active.Update(active.Run with { Files = files }), clock, token);
+                files => active.Update(active.Run with { Files = files }), options.MemoryBudget, clock, token);
             if (outcome.Succeeded)
             {
                 Interlocked.Increment(ref _committedRuns);

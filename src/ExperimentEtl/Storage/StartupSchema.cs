@@ -58,4 +58,7 @@ public sealed partial class StartupSchema(IEtlStore store, DatabaseTarget databa
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Deleted {Count} upload folder(s) of runs that a stopped process left in {UploadDirectory}")]
     public static partial void LogAbandonedUploadsDeleted(ILogger logger, int count, string uploadDirectory);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Deleted {Count} spill folder(s) of runs that a stopped process left in {SpillDirectory}")]
+    public static partial void LogAbandonedSpillsDeleted(ILogger logger, int count, string spillDirectory);
 }

@@ -80,7 +80,7 @@ internal sealed class RecordingLoad : IDataSetLoad
     }
 
     public static RunOutcome Run(string directory, RecordingLoad load, RunMode mode = RunMode.Strict) =>
-        EtlPipeline.Execute(DataSetSource.FromDirectory(directory), load, RunRecord.Queue(TimeProvider.System.GetUtcNow(), mode, RunSource.DataFolder), null, TimeProvider.System, CancellationToken.None);
+        EtlPipeline.Execute(DataSetSource.FromDirectory(directory), load, RunRecord.Queue(TimeProvider.System.GetUtcNow(), mode, RunSource.DataFolder), null, MemoryBudget.Default, TimeProvider.System, CancellationToken.None);
 
     public static (RunOutcome Outcome, RecordingLoad Load) Run(TestFiles files, RunMode mode = RunMode.Strict)
     {
@@ -556,5 +556,60 @@ public sealed class EtlPipelineTests
         AssertFailedWithoutCommit(outcome, load);
         Assert.Contains(outcome.Errors, e => e.File == "users.csv" && e.Line == 0 && e.Message.Contains("every row was rejected", StringComparison.Ordinal));
         Assert.Equal(2, outcome.Run.Files[0].RowsRejected);
+    }
+
+    /// <summary>
+    /// 1,000 users and 300 compounds; 20,000 experiments spread over them (many distinct pairs), and an invalid last one
+    /// when <paramref name="invalidLast"/>.
+    /// </summary>
+    static TestFiles ManyPairs(bool invalidLast) => new(
+        "user_id,name,email,signup_date\n" + string.Join("\n", Enumerable.Range(1, 1000).Select(u => $"{u},U{u},u{u}@x,2024-01-01")),
+        "compound_id,compound_name,compound_structure\n" + string.Join("\n", Enumerable.Range(1, 300).Select(c => $"{c},C{c},S{c}")),
+        "experiment_id,user_id,experiment_compound_ids,experiment_run_time\n"
+            + string.Join("\n", Enumerable.Range(1, 20_000).Select(e => $"{e},{1 + e % 1000},{1 + e * 7 % 300};{1 + e * 13 % 300},5"))
+            + (invalidLast ? "\n20001,1,9999,5" : ""));
+
+    static RunOutcome RunWithinTinyBudget(TestFiles files, string spillParent, Action<bool>? progress, CancellationToken cancellationToken) =>
+        EtlPipeline.Execute(DataSetSource.FromDirectory(files.Directory), new RecordingLoad(),
+            RunRecord.Queue(TimeProvider.System.GetUtcNow(), RunMode.Strict, RunSource.DataFolder),
+            _ => progress?.Invoke(Directory.EnumerateDirectories(spillParent, MemoryBudget.SpillPrefix + "*").Any()),
+            new MemoryBudget(4096, spillParent), TimeProvider.System, cancellationToken);
+
+    [Fact]
+    public void Spilled_pairs_are_deleted_after_a_run_that_succeeds_or_fails()
+    {
+        var spillParent = Directory.CreateTempSubdirectory("etl-test-spill-").FullName;
+        foreach (var invalidLast in new[] { false, true })
+        {
+            using var files = ManyPairs(invalidLast);
+            var spilled = false;
+
+            var outcome = RunWithinTinyBudget(files, spillParent, seen => spilled |= seen, CancellationToken.None);
+
+            Assert.Equal(!invalidLast, outcome.Succeeded);
+            Assert.True(spilled, "the run never spilled");
+            Assert.Empty(Directory.EnumerateFileSystemEntries(spillParent));
+        }
+        Directory.Delete(spillParent);
+    }
+
+    [Fact]
+    public void Spilled_pairs_are_deleted_after_a_cancelled_run()
+    {
+        var spillParent = Directory.CreateTempSubdirectory("etl-test-spill-").FullName;
+        using var files = ManyPairs(invalidLast: false);
+        using var cancel = new CancellationTokenSource();
+
+        Assert.ThrowsAny<OperationCanceledException>(() => RunWithinTinyBudget(files, spillParent, spilled =>
+        {
+            if (spilled)
+            {
+                cancel.Cancel();
+            }
+        }, cancel.Token));
+
+        Assert.True(cancel.IsCancellationRequested, "the run never spilled");
+        Assert.Empty(Directory.EnumerateFileSystemEntries(spillParent));
+        Directory.Delete(spillParent);
     }
 }

@@ -8,10 +8,22 @@ public sealed class FeatureAccumulatorTests
 {
     static Dictionary<int, UserFeature> ByUser(DataSetFeatures features) => features.Users.ToDictionary(u => u.UserId);
 
+    /// <summary>Every pair as read back, in the order read.</summary>
+    static List<(int UserIndex, int CompoundId, int Count)> All(PairCounter pairs)
+    {
+        var all = new List<(int, int, int)>();
+        using var reader = pairs.Read();
+        while (reader.MoveNext(out var user, out var compound, out var count))
+        {
+            all.Add((user, compound, count));
+        }
+        return all;
+    }
+
     [Fact]
     public void Favourite_is_the_compound_in_most_experiments()
     {
-        var accumulator = new FeatureAccumulator();
+        using var accumulator = new FeatureAccumulator();
         accumulator.AddUser(1);
         accumulator.AddExperiment(1, [5, 9]);
         accumulator.AddExperiment(1, [9]);
@@ -25,7 +37,7 @@ public sealed class FeatureAccumulatorTests
     [Fact]
     public void Ties_go_to_the_lowest_compound_id_whatever_the_order_seen()
     {
-        var accumulator = new FeatureAccumulator();
+        using var accumulator = new FeatureAccumulator();
         foreach (var id in new[] { 1, 2, 3, 4 })
         {
             accumulator.AddUser(id);
@@ -49,7 +61,7 @@ public sealed class FeatureAccumulatorTests
     [Fact]
     public void Users_without_experiments_have_count_0_and_no_favourite()
     {
-        var accumulator = new FeatureAccumulator();
+        using var accumulator = new FeatureAccumulator();
         accumulator.AddUser(10);
         accumulator.AddUser(20);
         accumulator.AddUser(30);
@@ -64,7 +76,8 @@ public sealed class FeatureAccumulatorTests
     [Fact]
     public void No_users_at_all_builds_empty_features()
     {
-        var features = new FeatureAccumulator().Build(compoundCount: 0);
+        using var accumulator = new FeatureAccumulator();
+        var features = accumulator.Build(compoundCount: 0);
 
         Assert.Empty(features.Users);
         Assert.Equal((0L, 0L, 0L), (features.UserCount, features.ExperimentCount, features.ActiveUserCount));
@@ -73,7 +86,7 @@ public sealed class FeatureAccumulatorTests
     [Fact]
     public void Registering_a_user_twice_is_refused_and_counts_once()
     {
-        var accumulator = new FeatureAccumulator();
+        using var accumulator = new FeatureAccumulator();
 
         Assert.True(accumulator.AddUser(5));
         Assert.False(accumulator.AddUser(5));
@@ -89,7 +102,7 @@ public sealed class FeatureAccumulatorTests
         const string experiments = "experiment_id,user_id,experiment_compound_ids,experiment_run_time\n1,1,3;3;3,10\n2,1,1;2,10\n3,1,1,10\n4,2,2;2;1;1,10\n";
         var (rows, errors) = TypedReaderTests.ReadExperiments(experiments);
         Assert.Empty(errors);
-        var accumulator = new FeatureAccumulator();
+        using var accumulator = new FeatureAccumulator();
         accumulator.AddUser(1);
         accumulator.AddUser(2);
         foreach (var row in rows)
@@ -106,7 +119,7 @@ public sealed class FeatureAccumulatorTests
     [Fact]
     public void Average_is_experiments_over_all_users_including_inactive_ones()
     {
-        var accumulator = new FeatureAccumulator();
+        using var accumulator = new FeatureAccumulator();
         for (var id = 1; id <= 4; id++)
         {
             accumulator.AddUser(id);
@@ -138,8 +151,8 @@ public sealed class FeatureAccumulatorTests
     [Fact]
     public void The_compact_pair_table_keeps_exact_counts_past_the_bits_of_a_slot()
     {
-        // 2^20 users and compound ids up to 2^17 leave 24 bits for a count: the 2^24th experiment moves to a dictionary.
-        var pairs = new PairCounter(users: 1 << 20, maxCompoundId: 1 << 17);
+        // 2^20 users and compound ids up to 2^17 leave 24 bits for a count: the 2^24th experiment spills the table.
+        using var pairs = new PairCounter(users: 1 << 20, maxCompoundId: 1 << 17);
         const long Total = (1L << 24) + 5;
         for (long i = 1; i <= Total; i++)
         {
@@ -147,24 +160,88 @@ public sealed class FeatureAccumulatorTests
         }
         pairs.Increment(3, 0, Total + 1);
 
-        var seen = new List<(int, int, int)>();
-        pairs.ForEach((user, compound, count) => seen.Add((user, compound, count)));
-        Assert.Equal([(3, 0, 1), (1 << 19, 1 << 17, (int)Total)], seen.Order());
+        Assert.Equal([(3, 0, 1), (1 << 19, 1 << 17, (int)Total)], All(pairs));
     }
 
     [Fact]
     public void The_compact_pair_table_grows_without_losing_a_pair()
     {
-        var pairs = new PairCounter(users: 100_000, maxCompoundId: 999);
+        using var pairs = new PairCounter(users: 100_000, maxCompoundId: 999);
         for (var i = 0; i < 300_000; i++)
         {
             pairs.Increment(i % 100_000, i % 997, i + 1); // 300,000 distinct pairs: the table doubles several times.
         }
         pairs.Increment(5, 5, 300_001);
 
-        var total = 0L;
-        pairs.ForEach((_, _, count) => total += count);
-        Assert.Equal((300_000, 300_001L), (pairs.Count, total));
+        Assert.Equal((300_000, 300_001L), (pairs.Count, All(pairs).Sum(p => (long)p.Count)));
+    }
+
+    [Theory]
+    [InlineData(5, false, true)]
+    [InlineData(6, true, true)]
+    [InlineData(77, true, false)]
+    [InlineData(2024, false, false)]
+    public void Spilled_pairs_give_the_features_of_memory_and_of_a_naive_computation(int seed, bool uniform, bool packed)
+    {
+        // Skewed: a few users run most experiments over a few compounds (long counts, frequent ties among few).
+        // Uniform: every user, compounds spread over the whole range (many distinct pairs, counts of 1, ties everywhere).
+        var random = new Random(seed);
+        var userIds = Enumerable.Range(0, 1500).Select(i => packed ? i * 2 + 1 : i * 1_000_003 + 7).ToList();
+        var compoundPool = Enumerable.Range(0, uniform ? 400 : 12).Select(i => i * 5).ToArray();
+        var experiments = Enumerable.Range(0, 12_000).Select(_ => (
+            UserId: userIds[uniform ? random.Next(userIds.Count) : (int)(Math.Pow(random.NextDouble(), 3) * userIds.Count)],
+            CompoundIds: Enumerable.Range(0, random.Next(1, 5)).Select(_ => compoundPool[random.Next(compoundPool.Length)]).Distinct().ToArray())).ToList();
+        var spillParent = Directory.CreateTempSubdirectory("etl-test-spill-").FullName;
+
+        DataSetFeatures Compute(FeatureAccumulator accumulator)
+        {
+            foreach (var id in userIds)
+            {
+                accumulator.AddUser(id);
+            }
+            if (packed)
+            {
+                accumulator.StartExperiments(compoundPool.Max());
+            }
+            foreach (var (userId, compoundIds) in experiments)
+            {
+                accumulator.AddExperiment(userId, compoundIds);
+            }
+            return accumulator.Build(compoundPool.Length);
+        }
+
+        using var inMemory = new FeatureAccumulator();
+        var expected = Compute(inMemory);
+        List<FavoriteCompound> spilledFavorites;
+        using (var spilling = new FeatureAccumulator(new MemoryBudget(1024, spillParent)))
+        {
+            var spilled = Compute(spilling);
+            Assert.Equal(0, inMemory.SpilledRuns);
+            Assert.True(spilling.SpilledRuns > 3, $"{spilling.SpilledRuns} runs spilled");
+            Assert.Single(Directory.EnumerateDirectories(spillParent));
+
+            Assert.Equal(expected.Users, spilled.Users);
+            spilledFavorites = [.. spilled.Favorites];
+            Assert.Equal(expected.Favorites, spilledFavorites);
+            Assert.Equal(spilledFavorites, spilled.Favorites); // Read back as often as needed.
+            Assert.Equal(expected.Compounds, spilled.Compounds);
+            Assert.Equal((expected.UserCount, expected.ExperimentCount, expected.ActiveUserCount), (spilled.UserCount, spilled.ExperimentCount, spilled.ActiveUserCount));
+        }
+        Assert.Empty(Directory.EnumerateFileSystemEntries(spillParent));
+        Directory.Delete(spillParent);
+
+        // Against LINQ: every compound tied for the most experiments per user (the favourite is the lowest), and usage.
+        var counts = experiments.SelectMany(e => e.CompoundIds.Select(c => (e.UserId, Compound: c)))
+            .GroupBy(p => p).Select(g => (g.Key.UserId, g.Key.Compound, Count: g.Count())).ToList();
+        var ties = counts.GroupBy(c => c.UserId).SelectMany(g => g.Where(c => c.Count == g.Max(x => x.Count)))
+            .Select(c => new FavoriteCompound(c.UserId, c.Compound, c.Count))
+            .OrderBy(f => userIds.IndexOf(f.UserId)).ThenBy(f => f.CompoundId).ToList();
+        Assert.Equal(ties, spilledFavorites);
+        Assert.Equal(userIds.Select(id => new UserFeature(id, experiments.Count(e => e.UserId == id),
+            ties.Where(t => t.UserId == id).Select(t => (int?)t.CompoundId).FirstOrDefault())), expected.Users);
+        Assert.Equal(counts.GroupBy(c => c.Compound).OrderBy(g => g.Key)
+            .Select(g => new CompoundFeature(g.Key, g.Sum(c => (long)c.Count), g.Count())), expected.Compounds);
+        Assert.Contains(expected.Users, u => ties.Count(t => t.UserId == u.UserId) > 1);
     }
 
     static void CheckRandom(int seed, bool packed)
@@ -192,7 +269,7 @@ public sealed class FeatureAccumulatorTests
             }
         }
 
-        var accumulator = new FeatureAccumulator();
+        using var accumulator = new FeatureAccumulator();
         foreach (var id in userIds)
         {
             Assert.True(accumulator.AddUser(id));
