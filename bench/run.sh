@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The load benchmark of issue 4: the service's ETL beside PostgreSQL's own \copy of the same files.
-#   bench/run.sh S|M|L
-# For the size it
+#   bench/run.sh S|M|L|XL [--shape skewed|uniform]
+# For the size (and shape: skewed by default, uniform spreads experiments over every user and compound) it
 #   1. generates the three files (bench/DataGenerator, seed 42) into a cache folder, or reuses them;
 #   2. starts a throwaway PostgreSQL 15 (scripts/pg-cluster.sh; fsync on) unless BENCH_DATABASE_URL is set;
 #   3. publishes the service (Release) once;
@@ -11,6 +11,8 @@
 #        postgres   a fresh server process on PostgreSQL: time of GET /csv (the whole run, answered at commit) plus
 #                   GET /report (the full report, downloaded and thrown away); peak RSS of the process (VmHWM);
 #        sqlite     the same on a SQLite file (deleted before each repetition);
+#        ephemeral  the same on the default database (no DATABASE_URL: an ephemeral SQLite file), not run by default;
+#      peak RSS is read after /csv (the run) and after /report;
 #   5. prints the medians: seconds, rows/s, MB/s (of the input files), peak RSS and the ratio to the floor, and
 #      writes them to bench/out/.
 # Environment:
@@ -22,7 +24,7 @@
 #                       sqlite-otel: the same with telemetry exported (OTLP/HTTP to bench/otlp-sink.py, a stand-in
 #                       collector, metrics every second) and /metrics scraped every second during the run
 #   BENCH_LOCK_TIMEOUT (7200)  seconds to wait for another bench/run.sh on this machine to finish (runs never overlap)
-#   BENCH_SERVER_ENV  extra VAR=value settings for the server process, e.g. "DOTNET_TieredPGO=0" (for experiments)
+#   BENCH_SERVER_ENV  extra VAR=value settings for the server process, e.g. "DOTNET_TieredPGO=0" or "ETL_MEMORY_LIMIT_MB=256"
 # Needs bash, curl, jq, psql, dotnet, (without BENCH_DATABASE_URL) PostgreSQL 15's server binaries, and python3
 # for the -otel targets.
 set -euo pipefail
@@ -34,9 +36,15 @@ repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 # shellcheck source=scripts/lib.sh
 . "$repo/scripts/lib.sh"
 size=${1:-}
-case "$size" in
-  S | M | L) ;;
-  *) echo "usage: bench/run.sh S|M|L" >&2; exit 2 ;;
+shape=skewed
+case "${2:-}" in
+  "") ;;
+  --shape) shape=${3:-} ;;
+  *) shape="" ;;
+esac
+case "$size/$shape" in
+  S/skewed | M/skewed | L/skewed | XL/skewed | S/uniform | M/uniform | L/uniform | XL/uniform) ;;
+  *) echo "usage: bench/run.sh S|M|L|XL [--shape skewed|uniform]" >&2; exit 2 ;;
 esac
 reps=${BENCH_REPS:-3}
 seed=${BENCH_SEED:-42}
@@ -47,6 +55,7 @@ targets=${BENCH_TARGETS:-floor postgres sqlite}
 read -r -a server_env <<<"${BENCH_SERVER_ENV:-}"
 data_root=${BENCH_DATA_DIR:-${TMPDIR:-/tmp}/experiment-etl-bench}
 data_dir="$data_root/$size-seed$seed"
+[ "$shape" = skewed ] || data_dir="$data_root/$size-$shape-seed$seed"
 out_dir="$repo/bench/out"
 [[ "$reps" =~ ^[1-9][0-9]?$ ]] || { echo "BENCH_REPS must be 1..99" >&2; exit 2; }
 
@@ -104,7 +113,7 @@ fi
 
 # ---- disk -------------------------------------------------------------------------------------------------
 # Input, a SQLite file, PostgreSQL's tables and WAL: roughly 12x the input at most.
-case "$size" in S) need_mb=500 ;; M) need_mb=1500 ;; L) need_mb=8000 ;; esac
+case "$size" in S) need_mb=500 ;; M) need_mb=1500 ;; L) need_mb=8000 ;; XL) need_mb=24000 ;; esac
 mkdir -p "$data_root" "$out_dir"
 for dir in "$data_root" "$work"; do
   avail_mb=$(df -Pm "$dir" | awk 'NR == 2 { print $4 }')
@@ -112,13 +121,13 @@ for dir in "$data_root" "$work"; do
 done
 
 # ---- data -------------------------------------------------------------------------------------------------
-fingerprint="size=$size seed=$seed generator=$(cat "$repo"/bench/DataGenerator/*.cs "$repo"/bench/DataGenerator/*.csproj | sha256sum | cut -c1-16)"
+fingerprint="size=$size shape=$shape seed=$seed generator=$(cat "$repo"/bench/DataGenerator/*.cs "$repo"/bench/DataGenerator/*.csproj | sha256sum | cut -c1-16)"
 if [ -f "$data_dir/.complete" ] && [ "$(cat "$data_dir/.complete")" = "$fingerprint" ]; then
   log "reusing the $size data in $data_dir"
 else
-  log "generating the $size data into $data_dir ..."
+  log "generating the $size $shape data into $data_dir ..."
   rm -rf "$data_dir"
-  timeout 900 dotnet run --project "$repo/bench/DataGenerator" -c Release -- --size "$size" --seed "$seed" --out "$data_dir" >&2 ||
+  timeout 1800 dotnet run --project "$repo/bench/DataGenerator" -c Release -- --size "$size" --shape "$shape" --seed "$seed" --out "$data_dir" >&2 ||
     die "the data generator failed"
   printf '%s\n' "$fingerprint" >"$data_dir/.complete"
 fi
@@ -174,7 +183,7 @@ CREATE TABLE bench_raw_experiments (line text);
 \\copy bench_raw_experiments FROM '$data_dir/user_experiments.csv' WITH (FORMAT text, DELIMITER E'\\x01')
 SQL
 
-declare -A seconds rss csv_seconds report_seconds
+declare -A seconds rss csv_rss csv_seconds report_seconds
 run_floor() {
   local rep=$1 t0 t1 lines
   pg -c 'DROP TABLE IF EXISTS bench_raw_users, bench_raw_compounds, bench_raw_experiments' -c 'CHECKPOINT'
@@ -190,7 +199,7 @@ run_floor() {
   log "floor    rep $rep: ${seconds[floor,$rep]} s"
 }
 
-# run_service postgres|sqlite[-otel] REP: one fresh server process, /csv then /report.
+# run_service postgres|sqlite[-otel]|ephemeral REP: one fresh server process, /csv then /report.
 run_service() {
   local target=$1 rep=$2 url port code t0 t1 t2 answer telemetry_env=()
   if [[ "$target" == *-otel ]]; then
@@ -200,14 +209,16 @@ run_service() {
   if [ "${target%-otel}" = postgres ]; then
     url=$database_url
     pg -c 'CHECKPOINT'
-  else
+  elif [ "${target%-otel}" = sqlite ]; then
     url="$work/bench.db"
     rm -f "$url" "$url-wal" "$url-shm" "$url-journal"
+  else
+    url=""
   fi
   port=$(free_port)
   # From the publish folder, as in the container: it is the content root, where appsettings.json is read.
   (cd "$work/app" && exec env -u ASPNETCORE_URLS -u ASPNETCORE_HTTP_PORTS -u ASPNETCORE_HTTPS_PORTS -u API_DB_PATH \
-    DATABASE_URL="$url" ETL_DATA_DIR="$data_dir" ASPNETCORE_ENVIRONMENT=Production "${server_env[@]}" "${telemetry_env[@]}" \
+    ${url:+DATABASE_URL="$url"} ETL_DATA_DIR="$data_dir" ASPNETCORE_ENVIRONMENT=Production "${server_env[@]}" "${telemetry_env[@]}" \
     dotnet ExperimentEtl.dll --urls "http://127.0.0.1:$port") >"$work/server-$target-$rep.log" 2>&1 9>&- &
   server_pid=$!
   local base="http://127.0.0.1:$port" deadline=$((SECONDS + ready_timeout))
@@ -229,6 +240,7 @@ run_service() {
   code=$(curl -sS --max-time "$run_timeout" -o "$answer" -w '%{http_code}' "$base/csv") || code=000
   t1=$EPOCHREALTIME
   [ "$code" = 200 ] || { head -c 2000 "$answer" >&2; tail -n 20 "$work/server-$target-$rep.log" >&2; die "$target: /csv answered HTTP $code"; }
+  csv_rss[$target,$rep]=$(awk '/^VmHWM:/ { printf "%.0f", $2 / 1024 }' "/proc/$server_pid/status")
   code=$(curl -sS --max-time "$run_timeout" -o /dev/null -w '%{http_code}' "$base/report") || code=000
   t2=$EPOCHREALTIME
   [ "$code" = 200 ] || die "$target: /report answered HTTP $code"
@@ -240,8 +252,8 @@ run_service() {
   seconds[$target,$rep]=$(seconds_between "$t0" "$t2")
   csv_seconds[$target,$rep]=$(seconds_between "$t0" "$t1")
   report_seconds[$target,$rep]=$(seconds_between "$t1" "$t2")
-  log "$(printf '%-8s rep %s: %s s (/csv %s s, /report %s s), peak RSS %s MB' "$target" "$rep" "${seconds[$target,$rep]}" \
-    "${csv_seconds[$target,$rep]}" "${report_seconds[$target,$rep]}" "${rss[$target,$rep]}")"
+  log "$(printf '%-8s rep %s: %s s (/csv %s s, /report %s s), peak RSS %s MB after /csv, %s MB after /report' "$target" "$rep" \
+    "${seconds[$target,$rep]}" "${csv_seconds[$target,$rep]}" "${report_seconds[$target,$rep]}" "${csv_rss[$target,$rep]}" "${rss[$target,$rep]}")"
 }
 
 if [[ " $targets " == *-otel* ]]; then
@@ -262,7 +274,7 @@ for rep in $(seq 1 "$reps"); do
         run_service "$target" "$rep"
         [ -n "$pg_dir" ] && tail -c +$((pg_log_offset + 1)) "$pg_dir/server.log" >"$work/pg-statements-$rep.log"
         ;;
-      sqlite | sqlite-otel) run_service "$target" "$rep" ;;
+      sqlite | sqlite-otel | ephemeral) run_service "$target" "$rep" ;;
       *) die "unknown target '$target' in BENCH_TARGETS" ;;
     esac
   done
@@ -270,9 +282,9 @@ done
 pg -c 'DROP TABLE IF EXISTS bench_raw_users, bench_raw_compounds, bench_raw_experiments'
 
 # ---- report -----------------------------------------------------------------------------------------------
-result="$out_dir/$size-$(date -u +%Y%m%dT%H%M%SZ).txt"
+result="$out_dir/$size-$shape-$(date -u +%Y%m%dT%H%M%SZ).txt"
 {
-  echo "# bench/run.sh $size  ($(date -u '+%Y-%m-%d %H:%M UTC'))"
+  echo "# bench/run.sh $size --shape $shape  ($(date -u '+%Y-%m-%d %H:%M UTC'))"
   echo "machine: $(nproc) cores, $(awk '/MemTotal/ { printf "%.1f GiB", $2 / 1048576 }' /proc/meminfo)," \
     "$(awk -F': ' '/model name/ { print $2; exit }' /proc/cpuinfo); PostgreSQL $pg_version; .NET $(dotnet --version)"
   echo "postgres settings: $pg_settings"
@@ -287,14 +299,14 @@ result="$out_dir/$size-$(date -u +%Y%m%dT%H%M%SZ).txt"
   echo "each figure: the median of $reps repetitions"
   echo
   floor_median=""
-  printf '| %-10s | %9s | %12s | %8s | %12s | %8s |\n' target seconds rows/s MB/s "peak RSS MB" "x floor"
+  printf '| %-10s | %9s | %12s | %8s | %12s | %8s |\n' target seconds rows/s MB/s "run RSS MB" "x floor"
   printf '| %-10s | %9s | %12s | %8s | %12s | %8s |\n' --- ---: ---: ---: ---: ---:
   for target in $targets; do
     values=()
     rss_values=()
     for rep in $(seq 1 "$reps"); do
       values+=("${seconds[$target,$rep]}")
-      [ -n "${rss[$target,$rep]}" ] && rss_values+=("${rss[$target,$rep]}")
+      [ -n "${csv_rss[$target,$rep]:-}" ] && rss_values+=("${csv_rss[$target,$rep]}")
     done
     m=$(median "${values[@]}")
     [ "$target" = floor ] && floor_median=$m
@@ -306,14 +318,14 @@ result="$out_dir/$size-$(date -u +%Y%m%dT%H%M%SZ).txt"
       'BEGIN { printf "| %-10s | %9.3f | %12.0f | %8.1f | %12s | %8s |\n", t, s, r / s, b / 1e6 / s, p, x }'
   done
   echo
-  echo "repetitions (seconds; for the service: /csv + /report, peak RSS MB):"
+  echo "repetitions (seconds; for the service: /csv + /report, peak RSS MB after /csv / after /report):"
   for target in $targets; do
     line="  $(printf '%-9s' "$target")"
     for rep in $(seq 1 "$reps"); do
       if [ "$target" = floor ]; then
         line+=" ${seconds[$target,$rep]}"
       else
-        line+=" ${seconds[$target,$rep]} (${csv_seconds[$target,$rep]} + ${report_seconds[$target,$rep]}, ${rss[$target,$rep]} MB)"
+        line+=" ${seconds[$target,$rep]} (${csv_seconds[$target,$rep]} + ${report_seconds[$target,$rep]}, ${csv_rss[$target,$rep]}/${rss[$target,$rep]} MB)"
       fi
     done
     echo "$line"
@@ -323,7 +335,7 @@ result="$out_dir/$size-$(date -u +%Y%m%dT%H%M%SZ).txt"
     echo "postgres: statements over 100 ms in the last repetition (server log):"
     grep -o 'duration: [0-9.]* ms .*' "$work/pg-statements-$reps.log" | cut -c1-150 | sed 's/^/  /' || echo "  (none)"
   fi
-  for target in postgres sqlite; do
+  for target in postgres sqlite ephemeral; do
     [ -f "$work/server-$target-$reps.log" ] || continue
     echo
     echo "$target: the server's run log (last repetition):"

@@ -4,7 +4,9 @@ using System.Text;
 namespace ExperimentEtl.Bench.DataGenerator;
 
 /// <summary>How much to generate, and from which seed.</summary>
-sealed record GeneratorOptions(int Users, int Experiments, int Compounds, ulong Seed);
+/// <param name="Uniform">Users and compounds drawn uniformly: no lean per user, compounds over the whole range, so
+/// nearly every (user, compound) pair is distinct (the shape that makes the feature state largest).</param>
+sealed record GeneratorOptions(int Users, int Experiments, int Compounds, ulong Seed, bool Uniform = false);
 
 /// <summary>What was written, with figures that show the skew.</summary>
 sealed record GenerationResult(
@@ -29,6 +31,8 @@ sealed record GenerationResult(
 /// favourites (weighted 5:3:2), the rest from a Zipf-like global popularity;</item>
 /// <item>experiments are in random order of users (the assignment is shuffled), as in a log over time.</item>
 /// </list>
+/// With <see cref="GeneratorOptions.Uniform"/> every user (none left inactive on purpose) and every compound is equally
+/// likely.
 /// Every id is unique and every reference exists, so the service must accept the data as valid.
 /// Everything is derived from the seed through <see cref="Rng"/>: the same options give the same bytes.
 /// </remarks>
@@ -212,7 +216,7 @@ sealed class Generator(GeneratorOptions options)
         var userZipf = new ZipfTable(ranking.Length);
         for (var i = baseline; i < owners.Length; i++)
         {
-            owners[i] = ranking[userZipf.Draw(rng)];
+            owners[i] = options.Uniform ? 1 + rng.Below(users) : ranking[userZipf.Draw(rng)];
         }
         Shuffle(owners, rng);
 
@@ -244,7 +248,8 @@ sealed class Generator(GeneratorOptions options)
                 for (var attempt = 0; attempt < 16; attempt++)
                 {
                     var choice = rng.Below(100);
-                    var c = choice < 70
+                    var c = options.Uniform ? 1 + rng.Below(compounds)
+                        : choice < 70
                         ? favourites[user * FavouriteCount + (choice < 35 ? 0 : choice < 56 ? 1 : 2)]
                         : popularity[compoundZipf.Draw(rng)];
                     if (!picked[..count].Contains(c))

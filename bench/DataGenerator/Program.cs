@@ -1,19 +1,22 @@
 // Writes the benchmark's input files (users.csv, compounds.csv, user_experiments.csv) in the seed's dialect.
-//   dotnet run --project bench/DataGenerator -c Release -- --size S|M|L --out DIR [--seed N]
+//   dotnet run --project bench/DataGenerator -c Release -- --size S|M|L|XL --out DIR [--seed N] [--shape skewed|uniform]
 //   dotnet run --project bench/DataGenerator -c Release -- --users N --experiments N --compounds N --out DIR [--seed N]
 using System.Globalization;
 using ExperimentEtl.Bench.DataGenerator;
 
 const string Usage = """
-    usage: DataGenerator --size S|M|L --out DIR [--seed N]
-           DataGenerator --users N --experiments N --compounds N --out DIR [--seed N]
-      S = 1k users / 10k experiments / 100 compounds; M = 100k / 1M / 1k; L = 1M / 10M / 10k.
+    usage: DataGenerator --size S|M|L|XL --out DIR [--seed N] [--shape skewed|uniform]
+           DataGenerator --users N --experiments N --compounds N --out DIR [--seed N] [--shape skewed|uniform]
+      S = 1k users / 10k experiments / 100 compounds; M = 100k / 1M / 1k; L = 1M / 10M / 10k; XL = 3M / 30M / 30k.
       --users/--experiments/--compounds override the size's figures. The default seed is 42.
+      --shape skewed (the default): a few users run most experiments, each leaning to a few compounds.
+      --shape uniform: users and compounds equally likely, so nearly every (user, compound) pair is distinct.
     """;
 
 int? users = null, experiments = null, compounds = null;
 string? output = null;
 ulong seed = 42;
+var uniform = false;
 try
 {
     for (var i = 0; i < args.Length; i++)
@@ -37,7 +40,8 @@ try
                     "S" => (users ?? 1_000, experiments ?? 10_000, compounds ?? 100),
                     "M" => (users ?? 100_000, experiments ?? 1_000_000, compounds ?? 1_000),
                     "L" => (users ?? 1_000_000, experiments ?? 10_000_000, compounds ?? 10_000),
-                    _ => throw new FormatException($"unknown size '{value}' (S, M or L)"),
+                    "XL" => (users ?? 3_000_000, experiments ?? 30_000_000, compounds ?? 30_000),
+                    _ => throw new FormatException($"unknown size '{value}' (S, M, L or XL)"),
                 };
                 break;
             case "--users":
@@ -48,6 +52,14 @@ try
                 break;
             case "--compounds":
                 compounds = Count(value);
+                break;
+            case "--shape":
+                uniform = value switch
+                {
+                    "skewed" => false,
+                    "uniform" => true,
+                    _ => throw new FormatException($"unknown shape '{value}' (skewed or uniform)"),
+                };
                 break;
             case "--out":
                 output = value;
@@ -70,7 +82,7 @@ catch (Exception e) when (e is FormatException or OverflowException)
     return 2;
 }
 
-var result = new Generator(new GeneratorOptions(users.Value, experiments.Value, compounds.Value, seed)).Run(output);
+var result = new Generator(new GeneratorOptions(users.Value, experiments.Value, compounds.Value, seed, uniform)).Run(output);
 var inv = CultureInfo.InvariantCulture;
 long totalRows = 0, totalBytes = 0;
 foreach (var (file, rows, bytes) in result.Files)
