@@ -319,6 +319,46 @@ public sealed class ProcessTests
         }
     }
 
+    [Fact]
+    public async Task Pairs_spilled_by_a_killed_server_are_deleted_when_the_next_one_starts()
+    {
+        // The temporary folder of both processes, a 1 MB budget and 600,000 distinct (user, compound) pairs streamed.
+        var temp = Directory.CreateTempSubdirectory("etl-test-tmp-").FullName;
+        using var files = new TestFiles(
+            "user_id,name,email,signup_date\n" + string.Join("\n", Enumerable.Range(1, 2000).Select(u => $"{u},U{u},u{u}@x,2024-01-01")),
+            "compound_id,compound_name,compound_structure\n" + string.Join("\n", Enumerable.Range(1, 300).Select(c => $"{c},C{c},S{c}")),
+            null);
+        await using var experiments = new Fifo(Path.Combine(files.Directory, "user_experiments.csv"));
+        var environment = new Dictionary<string, string>
+        {
+            ["DATABASE_URL"] = Path.Combine(temp, "etl.db"),
+            ["ETL_DATA_DIR"] = files.Directory,
+            ["TMPDIR"] = temp,
+            ["ETL_MEMORY_LIMIT_MB"] = "1",
+            ["Logging__LogLevel__Default"] = "Warning",
+        };
+        IEnumerable<string> SpillFolders() => Directory.EnumerateDirectories(temp, "etl-spill-*");
+        await using (var doomed = await ServerProcess.StartAsync(environment))
+        {
+            using var stop = new CancellationTokenSource();
+            Assert.Equal(HttpStatusCode.Accepted, (await doomed.Client.PostAsync("/api/etl/runs", null)).StatusCode);
+            await experiments.WaitForReaderAsync();
+            var writer = experiments.StreamAsync(ExperimentsHeader, id => $"{id},\t{1 + id % 2000},\t{1 + id / 2000 % 300},\t5", stop.Token);
+            await WaitUntilAsync(() => Task.FromResult(SpillFolders().Any(f => Directory.EnumerateFiles(f, "*.run").Any())));
+
+            await doomed.KillAsync();
+            await stop.CancelAsync();
+            await writer;
+        }
+        Assert.Single(SpillFolders());
+
+        await using (var restarted = await ServerProcess.StartAsync(environment))
+        {
+            Assert.Empty(SpillFolders());
+        }
+        Directory.Delete(temp, recursive: true);
+    }
+
     static async Task WaitUntilAsync(Func<Task<bool>> condition)
     {
         var deadline = DateTime.UtcNow.AddSeconds(30);
