@@ -49,6 +49,45 @@ public sealed class PostgresStoreTests
     }
 
     [Fact]
+    public async Task A_load_statement_that_lasts_longer_than_the_command_timeout_is_not_cut_short()
+    {
+        // Statements may take 1 s (the default is 30 s, which key builds pass at 30M experiments); the feature tables'
+        // statements are made to take longer by a table this test holds.
+        var database = await TestPostgres.CreateDatabaseAsync();
+        using var files = TestFiles.BundledSample();
+        await using var app = await EtlAppFactory.CreateWithDatabaseAsync(database + ";Command Timeout=1", files.Directory);
+        var client = app.CreateClient();
+        await using var holder = new NpgsqlConnection(database);
+        await holder.OpenAsync();
+        await using (var create = new NpgsqlCommand("CREATE TABLE user_features_next (x integer)", holder))
+        {
+            await create.ExecuteNonQueryAsync();
+        }
+        await using var hold = await holder.BeginTransactionAsync();
+        await using (var lockTable = new NpgsqlCommand("LOCK TABLE user_features_next IN ACCESS SHARE MODE", holder, hold))
+        {
+            await lockTable.ExecuteNonQueryAsync();
+        }
+
+        var run = client.GetAsync("/csv");
+        var deadline = DateTime.UtcNow.AddSeconds(30);
+        while (true)
+        {
+            await using var waiting = new NpgsqlCommand("SELECT count(*) FROM pg_locks WHERE NOT granted AND relation = 'user_features_next'::regclass", holder);
+            if ((long)(await waiting.ExecuteScalarAsync())! > 0)
+            {
+                break;
+            }
+            Assert.True(DateTime.UtcNow < deadline, "the run never reached the feature tables");
+            await Task.Delay(100);
+        }
+        await Task.Delay(TimeSpan.FromSeconds(2.5)); // Past the command timeout.
+        await hold.RollbackAsync();
+
+        Assert.Equal(HttpStatusCode.OK, (await run).StatusCode);
+    }
+
+    [Fact]
     public async Task A_reader_holding_the_tables_delays_the_swap_without_blocking_other_readers()
     {
         await using var held = await HeldSwap.StartAsync();

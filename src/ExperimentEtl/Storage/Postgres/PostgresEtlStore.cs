@@ -206,9 +206,13 @@ public sealed partial class PostgresEtlStore(NpgsqlDataSource dataSource) : IEtl
         await command.ExecuteNonQueryAsync(cancellationToken);
     }
 
+    /// <remarks>
+    /// A load's statements (key builds, waits for locks) last as long as the data needs, minutes at 30M experiments:
+    /// no command timeout stops them half-way; the run's cancellation does.
+    /// </remarks>
     static void Execute(NpgsqlConnection connection, NpgsqlTransaction transaction, string sql, CancellationToken cancellationToken = default)
     {
-        using var command = new NpgsqlCommand(sql, connection, transaction);
+        using var command = new NpgsqlCommand(sql, connection, transaction) { CommandTimeout = 0 };
         using var cancel = cancellationToken.Register(command.Cancel);
         command.ExecuteNonQuery();
     }
@@ -300,7 +304,7 @@ public sealed partial class PostgresEtlStore(NpgsqlDataSource dataSource) : IEtl
         void StartKeys()
         {
             // Fresh tables have no statistics: without them the report's join plans badly (1.2 s instead of 0.2 s at 100k users).
-            _keysCommand = new NpgsqlCommand(AddKeys(LoadedTables) + "ANALYZE users_next, compounds_next;", _connection, _transaction);
+            _keysCommand = new NpgsqlCommand(AddKeys(LoadedTables) + "ANALYZE users_next, compounds_next;", _connection, _transaction) { CommandTimeout = 0 };
             _keysSpan = Telemetry.EtlTelemetry.StartBackgroundSpan("etl.keys");
             _keys = _keysCommand.ExecuteNonQueryAsync();
         }
