@@ -68,16 +68,45 @@ public sealed class FeatureAccumulator(MemoryBudget? budget = null) : IDisposabl
     /// <summary>Registers a user; false when the id is already registered.</summary>
     public bool AddUser(int userId)
     {
-        if (!_userIndex.TryAdd(userId, _userIds.Count))
+        var index = _userIds.Count;
+        if (_denseIndex is { } dense)
+        {
+            if (userId >= 0 && userId < MaxDenseUserId && userId < 4L * (index + 1) + 1024)
+            {
+                if (userId >= dense.Length)
+                {
+                    Array.Resize(ref _denseIndex, (int)Math.Min(MaxDenseUserId, Math.Max(userId + 1L, dense.Length * 2L)));
+                }
+                if (_denseIndex[userId] != 0)
+                {
+                    return false;
+                }
+                _denseIndex[userId] = index + 1;
+                AddIndex(userId);
+                return true;
+            }
+            // Too sparse (or too large) for an array: a dictionary from here on.
+            for (var i = 0; i < _userIds.Count; i++)
+            {
+                _userIndex.Add(_userIds[i], i);
+            }
+            _denseIndex = null;
+        }
+        if (!_userIndex.TryAdd(userId, index))
         {
             return false;
         }
+        AddIndex(userId);
+        return true;
+    }
+
+    void AddIndex(int userId)
+    {
         _userIds.Add(userId);
         if (_userIds.Count > _experimentCounts.Length)
         {
             Array.Resize(ref _experimentCounts, _experimentCounts.Length * 2);
         }
-        return true;
     }
 
     public bool HasUser(int userId) => IndexOf(userId) >= 0;
@@ -89,6 +118,10 @@ public sealed class FeatureAccumulator(MemoryBudget? budget = null) : IDisposabl
     public void StartExperiments(int maxCompoundId)
     {
         _maxCompoundId = maxCompoundId;
+        if (_denseIndex is not null)
+        {
+            return;
+        }
         var maxUserId = _userIds.Count == 0 ? 0 : _userIds.Max();
         // Dense enough that an array (4 bytes an id) costs no more than the dictionary (~20 bytes a user).
         if (maxUserId < MaxDenseUserId && maxUserId < 4L * _userIds.Count + 1024)
@@ -104,7 +137,10 @@ public sealed class FeatureAccumulator(MemoryBudget? budget = null) : IDisposabl
     }
 
     const int MaxDenseUserId = 1 << 26;
-    int[]? _denseIndex;
+
+    // While ids come dense (the usual export: ascending from 1), users are indexed by an array from the start (4 bytes
+    // an id instead of a dictionary's ~20 bytes a user, 60 MB at 3M users).
+    int[]? _denseIndex = new int[1024];
 
     int IndexOf(int userId) =>
         _denseIndex is { } dense

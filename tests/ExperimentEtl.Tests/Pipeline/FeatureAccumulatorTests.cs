@@ -96,6 +96,25 @@ public sealed class FeatureAccumulatorTests
     }
 
     [Fact]
+    public void Users_indexed_by_an_array_until_a_sparse_id_keep_their_ids_order_and_uniqueness()
+    {
+        using var accumulator = new FeatureAccumulator();
+        Assert.True(accumulator.AddUser(1));
+        Assert.True(accumulator.AddUser(3000));
+        Assert.True(accumulator.AddUser(int.MaxValue)); // Too large for the array: a dictionary from here on.
+        Assert.True(accumulator.AddUser(2));
+        Assert.False(accumulator.AddUser(3000));
+        Assert.False(accumulator.AddUser(int.MaxValue));
+        accumulator.StartExperiments(maxCompoundId: 4);
+        accumulator.AddExperiment(int.MaxValue, [4]);
+        accumulator.AddExperiment(3000, [1, 2]);
+
+        Assert.False(accumulator.HasUser(4));
+        Assert.Equal([new UserFeature(1, 0, null), new UserFeature(3000, 1, 1), new UserFeature(int.MaxValue, 1, 4), new UserFeature(2, 0, null)],
+            accumulator.Build(compoundCount: 4).Users);
+    }
+
+    [Fact]
     public void Id_repeated_inside_one_experiment_counts_once_from_file_to_feature()
     {
         // Counted per occurrence, compound 3 (3 occurrences in one experiment) would win; per experiment, 1 does (2 experiments).
