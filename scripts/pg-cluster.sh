@@ -5,7 +5,8 @@
 #                                     and writes it to DIR/url
 #   scripts/pg-cluster.sh stop DIR    stops it (DIR is left for the caller to remove)
 #   scripts/pg-cluster.sh resume DIR  starts a stopped cluster again on the same port
-# Uses PostgreSQL 15 from Debian's packages (PG_BIN overrides the binaries' folder).
+# Uses PostgreSQL 15 from Debian's packages (PG_BIN overrides the binaries' folder). For scripts/citus-cluster.sh:
+# PG_PASSWORD fixes the password (default: random) and PG_SERVER_OPTIONS adds server options (kept for resume).
 set -euo pipefail
 
 PG_BIN=${PG_BIN:-/usr/lib/postgresql/15/bin}
@@ -23,7 +24,7 @@ as_owner() {
 
 start_server() {
   as_owner "$PG_BIN/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 60 \
-    -o "-p $1 -c listen_addresses=127.0.0.1 -k $dir -c max_connections=200 -c fsync=on" start >/dev/null
+    -o "-p $1 -c listen_addresses=127.0.0.1 -k $dir -c max_connections=200 -c fsync=on $(cat "$dir/server-options" 2>/dev/null)" start >/dev/null
 }
 
 case "$command" in
@@ -31,7 +32,8 @@ case "$command" in
     [ -x "$PG_BIN/initdb" ] || { echo "PostgreSQL binaries not found in $PG_BIN (apt-get install postgresql)" >&2; exit 1; }
     mkdir -p "$dir"
     [ "$(id -u)" -eq 0 ] && chown postgres "$dir"
-    password=$(head -c 18 /dev/urandom | base64 | tr -dc 'A-Za-z0-9')
+    password=${PG_PASSWORD:-$(head -c 18 /dev/urandom | base64 | tr -dc 'A-Za-z0-9')}
+    printf '%s\n' "${PG_SERVER_OPTIONS:-}" > "$dir/server-options"
     printf '%s\n' "$password" > "$dir/pwfile"
     [ "$(id -u)" -eq 0 ] && chown postgres "$dir/pwfile"
     as_owner "$PG_BIN/initdb" -D "$dir/data" -U postgres --pwfile="$dir/pwfile" -A scram-sha-256 -E UTF8 --no-locale >"$dir/initdb.log"
@@ -50,6 +52,6 @@ case "$command" in
     [ -d "$dir/data" ] && as_owner "$PG_BIN/pg_ctl" -D "$dir/data" -m fast -w stop >/dev/null || true
     ;;
   *)
-    echo "usage: pg-cluster.sh start|stop DIR" >&2; exit 2
+    echo "usage: pg-cluster.sh start|stop|resume DIR" >&2; exit 2
     ;;
 esac
