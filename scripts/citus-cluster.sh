@@ -29,11 +29,14 @@ case "$command" in
       exit 1
     fi
     mkdir -p "$dir"
+    # The servers run as 'postgres' when we are root (see pg-cluster.sh): they need to reach their folders.
+    [ "$(id -u)" -eq 0 ] && chown postgres "$dir"
     # One password for every node: the coordinator reaches the workers with it (pg_dist_authinfo below).
     password=$(head -c 18 /dev/urandom | base64 | tr -dc 'A-Za-z0-9')
     for node in coordinator "${workers[@]}"; do
-      # Citus commits across nodes with two-phase commit, hence prepared transactions.
-      PG_PASSWORD=$password PG_SERVER_OPTIONS="-c shared_preload_libraries=citus -c max_prepared_transactions=200" \
+      # Citus commits across nodes with two-phase commit, hence prepared transactions; it runs a maintenance worker
+      # process per database (the tests create many).
+      PG_PASSWORD=$password PG_SERVER_OPTIONS="-c shared_preload_libraries=citus -c max_prepared_transactions=200 -c max_worker_processes=32" \
         "$here/pg-cluster.sh" start "$dir/$node" >/dev/null
       sql "$(cat "$dir/$node/url")" "CREATE EXTENSION citus;
         INSERT INTO pg_dist_authinfo (nodeid, rolename, authinfo) VALUES (0, 'postgres', 'password=$password');"

@@ -43,13 +43,58 @@ public sealed class DataSetFeatures(
     public IReadOnlyList<CompoundFeature> Compounds { get; } = compounds;
 }
 
+/// <summary>What a run keeps of the users and experiments streaming past: the user ids (to check references) and the features.</summary>
+/// <remarks>Dispose it once its features are stored: that deletes whatever it spilled to disk.</remarks>
+public interface IFeatureAccumulator : IDisposable
+{
+    /// <summary>Registers a user; false when the id is already registered.</summary>
+    bool AddUser(int userId);
+
+    bool HasUser(int userId);
+
+    /// <summary>Declares that every user is registered and gives the largest compound id.</summary>
+    void StartExperiments(int maxCompoundId);
+
+    /// <summary>Counts one experiment of a registered user; <paramref name="distinctCompoundIds"/> holds no repeats.</summary>
+    void AddExperiment(int userId, ReadOnlySpan<int> distinctCompoundIds);
+
+    DataSetFeatures Build(long compoundCount);
+}
+
+/// <summary>
+/// For a store that derives the features from the loaded rows itself (<see cref="Storage.IDataSetLoad.DerivesFeatures"/>):
+/// keeps the user ids (a bitmap) and the counts only, so the process's memory does not grow with users or experiments.
+/// What it builds has the counts and no per-user or per-compound rows; active users are left to the store.
+/// </summary>
+public sealed class CountingAccumulator : IFeatureAccumulator
+{
+    readonly IdSet _users = new();
+    long _experiments;
+
+    public bool AddUser(int userId) => _users.Add(userId);
+
+    public bool HasUser(int userId) => _users.Contains(userId);
+
+    public void StartExperiments(int maxCompoundId)
+    {
+    }
+
+    public void AddExperiment(int userId, ReadOnlySpan<int> distinctCompoundIds) => _experiments++;
+
+    public DataSetFeatures Build(long compoundCount) => new(_users.Count, compoundCount, _experiments, 0, [], [], []);
+
+    public void Dispose()
+    {
+    }
+}
+
 /// <summary>
 /// Computes the per-user features while experiments stream past, in memory proportional to users, never to
 /// experiments; the distinct (user, compound) pairs take at most their share of the memory budget and spill to disk
 /// beyond it (<see cref="PairCounter"/>).
 /// </summary>
 /// <remarks>Dispose it once its features are stored: that deletes whatever was spilled.</remarks>
-public sealed class FeatureAccumulator(MemoryBudget? budget = null) : IDisposable
+public sealed class FeatureAccumulator(MemoryBudget? budget = null) : IFeatureAccumulator
 {
     readonly List<int> _userIds = [];
     readonly Dictionary<int, int> _userIndex = [];

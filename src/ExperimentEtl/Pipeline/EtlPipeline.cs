@@ -30,7 +30,7 @@ public static class EtlPipeline
     {
         var errors = new ErrorCollector(run.Mode);
         // Disposed whatever the end of the run (after the commit has read the features): spilled pairs are deleted.
-        using var features = new FeatureAccumulator(budget);
+        using IFeatureAccumulator features = load.DerivesFeatures ? new CountingAccumulator() : new FeatureAccumulator(budget);
         var compounds = new IdSet();
         var files = new List<FileStats>(3);
         var rejectedUsers = new Dictionary<int, long>();

@@ -6,7 +6,7 @@ namespace ExperimentEtl.Storage;
 /// <summary>A database the service loads data sets into and reports from. SQL lives in the implementations.</summary>
 public interface IEtlStore
 {
-    /// <summary>"sqlite" or "postgresql", as shown in health and run answers.</summary>
+    /// <summary>"sqlite", "postgresql" or "citus", as shown in health and run answers.</summary>
     string Provider { get; }
 
     /// <summary>Creates or migrates the schema; safe to call any number of times, also from several processes at once.</summary>
@@ -74,6 +74,12 @@ public interface IEtlStore
 /// </summary>
 public interface IDataSetLoad : IDisposable
 {
+    /// <summary>
+    /// True when the database derives the features from the loaded rows (Citus, on the workers): the pipeline then keeps
+    /// only ids and counts, and <see cref="Commit"/> gets the counts without the per-user rows.
+    /// </summary>
+    bool DerivesFeatures => false;
+
     IRowWriter<UserRow> OpenUsers();
 
     IRowWriter<CompoundRow> OpenCompounds();

@@ -80,10 +80,12 @@ public sealed partial class CliTests : IDisposable
         Assert.Equal(1.1, JsonDocument.Parse(json.Stdout).RootElement.GetProperty("average_experiment_count").GetDouble());
     }
 
-    [Fact]
-    public async Task Etl_into_postgres_prints_the_table_and_report_reads_it_back()
+    [Theory]
+    [InlineData(Backend.Postgres)]
+    [InlineData(Backend.Citus)]
+    public async Task Etl_into_postgres_prints_the_table_and_report_reads_it_back(Backend backend)
     {
-        var database = await TestPostgres.CreateDatabaseAsync();
+        var database = await EtlAppFactory.CreateServerDatabaseAsync(backend);
         using var files = TestFiles.BundledSample();
 
         var etl = await CliProcess.RunAsync("etl", "--data", files.Directory, "--db", database);

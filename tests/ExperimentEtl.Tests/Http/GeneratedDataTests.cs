@@ -11,7 +11,7 @@ namespace ExperimentEtl.Tests.Http;
 /// </summary>
 public sealed class GeneratedDataTests
 {
-    public static TheoryData<Backend> Backends => [Backend.Sqlite, Backend.SqliteFile, Backend.Postgres];
+    public static TheoryData<Backend> Backends => [Backend.Sqlite, Backend.SqliteFile, Backend.Postgres, Backend.Citus];
 
     sealed record Experiment(int Id, int UserId, int[] CompoundIds);
 

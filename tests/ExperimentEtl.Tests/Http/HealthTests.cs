@@ -5,7 +5,7 @@ namespace ExperimentEtl.Tests.Http;
 
 public sealed class HealthTests
 {
-    public static TheoryData<Backend> Backends => [Backend.Sqlite, Backend.SqliteFile, Backend.Postgres];
+    public static TheoryData<Backend> Backends => [Backend.Sqlite, Backend.SqliteFile, Backend.Postgres, Backend.Citus];
 
     [Theory]
     [MemberData(nameof(Backends))]
@@ -18,7 +18,7 @@ public sealed class HealthTests
         Assert.Equal("ok", (await (await client.GetAsync("/healthz")).ReadJsonAsync()).GetProperty("status").GetString());
         var ready = await client.GetAsync("/readyz");
         Assert.Equal(HttpStatusCode.OK, ready.StatusCode);
-        Assert.Equal(backend == Backend.Postgres ? "postgresql" : "sqlite", (await ready.ReadJsonAsync()).GetProperty("database").GetString());
+        Assert.Equal(backend switch { Backend.Postgres => "postgresql", Backend.Citus => "citus", _ => "sqlite" }, (await ready.ReadJsonAsync()).GetProperty("database").GetString());
     }
 
     [Fact]

@@ -61,10 +61,13 @@ public sealed class ProcessTests
         }
     }
 
-    [Fact]
-    public async Task Two_servers_on_one_database_run_one_run_at_a_time()
+    public static TheoryData<Backend> Servers => [Backend.Postgres, Backend.Citus];
+
+    [Theory]
+    [MemberData(nameof(Servers))]
+    public async Task Two_servers_on_one_database_run_one_run_at_a_time(Backend backend)
     {
-        var database = await TestPostgres.CreateDatabaseAsync();
+        var database = await EtlAppFactory.CreateServerDatabaseAsync(backend);
         using var files = TestFiles.BundledSample();
         File.Delete(Path.Combine(files.Directory, "user_experiments.csv"));
         await using var experiments = new Fifo(Path.Combine(files.Directory, "user_experiments.csv"));
@@ -90,7 +93,7 @@ public sealed class ProcessTests
     }
 
     // The backends whose data outlives the process (the default ephemeral one is checked for its clean-up below).
-    public static TheoryData<Backend> DurableBackends => [Backend.SqliteFile, Backend.Postgres];
+    public static TheoryData<Backend> DurableBackends => [Backend.SqliteFile, Backend.Postgres, Backend.Citus];
 
     [Theory]
     [MemberData(nameof(DurableBackends))]
@@ -107,10 +110,11 @@ public sealed class ProcessTests
         Assert.Equal(before, await ReportAsync(restarted.Client));
     }
 
-    [Fact]
-    public async Task The_run_of_a_killed_replica_is_marked_failed_by_a_surviving_replica_within_seconds()
+    [Theory]
+    [MemberData(nameof(Servers))]
+    public async Task The_run_of_a_killed_replica_is_marked_failed_by_a_surviving_replica_within_seconds(Backend backend)
     {
-        var database = await TestPostgres.CreateDatabaseAsync();
+        var database = await EtlAppFactory.CreateServerDatabaseAsync(backend);
         await using var survivor = await ServerProcess.StartAsync(Environment(database, TestPostgres.RepositoryRoot() + "/data"));
         using var files = TestFiles.BundledSample();
         var (runId, _) = await KillDuringStreamingRunAsync(database, files.Directory);
@@ -121,10 +125,11 @@ public sealed class ProcessTests
         Assert.Equal(HttpStatusCode.OK, (await survivor.Client.PostAsync("/api/etl/runs?wait=true", null)).StatusCode);
     }
 
-    [Fact]
-    public async Task Deleting_the_run_of_a_killed_replica_ends_it_at_once()
+    [Theory]
+    [MemberData(nameof(Servers))]
+    public async Task Deleting_the_run_of_a_killed_replica_ends_it_at_once(Backend backend)
     {
-        var database = await TestPostgres.CreateDatabaseAsync();
+        var database = await EtlAppFactory.CreateServerDatabaseAsync(backend);
         await using var survivor = await ServerProcess.StartAsync(Environment(database, TestPostgres.RepositoryRoot() + "/data"));
         using var files = TestFiles.BundledSample();
         var (runId, _) = await KillDuringStreamingRunAsync(database, files.Directory);
@@ -218,8 +223,8 @@ public sealed class ProcessTests
     static async Task<(string Database, string Before, string RunId)> InterruptStreamingRunAsync(
         Backend backend, string dataDirectory, Func<ServerProcess, Task> interrupt)
     {
-        var database = backend == Backend.Postgres
-            ? await TestPostgres.CreateDatabaseAsync()
+        var database = backend is Backend.Postgres or Backend.Citus
+            ? await EtlAppFactory.CreateServerDatabaseAsync(backend)
             : Path.Combine(dataDirectory, "experiments.db"); // Deleted with the data folder.
         string before;
         await using (var initial = await ServerProcess.StartAsync(Environment(database, dataDirectory)))

@@ -7,7 +7,7 @@ namespace ExperimentEtl.Tests.Http;
 /// <summary>The read API, the CSV report and the API documentation.</summary>
 public sealed class ReadApiTests
 {
-    public static TheoryData<Backend> Backends => [Backend.Sqlite, Backend.Postgres];
+    public static TheoryData<Backend> Backends => [Backend.Sqlite, Backend.Postgres, Backend.Citus];
 
     // Ann ties compounds 1 and 2 (one experiment each) and repeats 2 inside one experiment; Ben has none; Cy has one.
     static TestFiles TieData() => new(

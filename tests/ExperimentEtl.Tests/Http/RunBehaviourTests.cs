@@ -10,7 +10,7 @@ namespace ExperimentEtl.Tests.Http;
 /// <summary>Atomic, repeatable, exclusive runs, seen through the HTTP API on every backend.</summary>
 public sealed class RunBehaviourTests
 {
-    public static TheoryData<Backend> Backends => [Backend.Sqlite, Backend.SqliteFile, Backend.Postgres];
+    public static TheoryData<Backend> Backends => [Backend.Sqlite, Backend.SqliteFile, Backend.Postgres, Backend.Citus];
 
     static async Task<string> ReportAsync(HttpClient client)
     {
@@ -172,10 +172,12 @@ public sealed class RunBehaviourTests
         Assert.All(answers, answer => Assert.Contains(answer, new[] { "10/11", $"10/{newExperiments}" }));
     }
 
-    [Fact]
-    public async Task A_lost_database_connection_fails_the_run_with_503_and_keeps_the_previous_data()
+    [Theory]
+    [InlineData(Backend.Postgres)]
+    [InlineData(Backend.Citus)]
+    public async Task A_lost_database_connection_fails_the_run_with_503_and_keeps_the_previous_data(Backend backend)
     {
-        await using var held = await HeldRun.StartAsync(Backend.Postgres);
+        await using var held = await HeldRun.StartAsync(backend);
         var (app, files, client, old, experiments, run) = (held.App, held.Files, held.Client, held.OldReport, held.Experiments, held.Run);
         await TerminateLoadConnectionsAsync(app);
         await experiments.WriteAsync(File.ReadAllText(Path.Combine(TestPostgres.RepositoryRoot(), "data", "user_experiments.csv")));
@@ -203,13 +205,15 @@ public sealed class RunBehaviourTests
             "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid() AND state LIKE 'idle in transaction%'",
             connection);
         command.Parameters.Add(new NpgsqlParameter<string> { TypedValue = database });
-        Assert.Equal(1L, (long)(await command.ExecuteScalarAsync())!);
+        Assert.True((long)(await command.ExecuteScalarAsync())! >= 1, "no load connection to terminate");
     }
 
-    [Fact]
-    public async Task A_run_committed_by_another_replica_shows_in_the_report_within_a_second_or_two()
+    [Theory]
+    [InlineData(Backend.Postgres)]
+    [InlineData(Backend.Citus)]
+    public async Task A_run_committed_by_another_replica_shows_in_the_report_within_a_second_or_two(Backend backend)
     {
-        var database = await TestPostgres.CreateDatabaseAsync();
+        var database = await EtlAppFactory.CreateServerDatabaseAsync(backend);
         using var files = TestFiles.BundledSample();
         using var other = new TestFiles();
         await using var reader = await EtlAppFactory.CreateWithDatabaseAsync(database, files.Directory);

@@ -8,7 +8,7 @@ namespace ExperimentEtl.Tests.Http;
 /// <summary>The runs API: start, follow, list, upload, lenient mode and rejects, cancel, 409, API key.</summary>
 public sealed class RunsApiTests
 {
-    public static TheoryData<Backend> Backends => [Backend.Sqlite, Backend.SqliteFile, Backend.Postgres];
+    public static TheoryData<Backend> Backends => [Backend.Sqlite, Backend.SqliteFile, Backend.Postgres, Backend.Citus];
 
     const string Runs = "/api/etl/runs";
 

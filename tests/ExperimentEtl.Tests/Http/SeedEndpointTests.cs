@@ -6,7 +6,7 @@ namespace ExperimentEtl.Tests.Http;
 /// <summary>The seed's README walk-through, on every backend: setup, csv, report.</summary>
 public sealed class SeedEndpointTests
 {
-    public static TheoryData<Backend> Backends => [Backend.Sqlite, Backend.SqliteFile, Backend.Postgres];
+    public static TheoryData<Backend> Backends => [Backend.Sqlite, Backend.SqliteFile, Backend.Postgres, Backend.Citus];
 
     [Theory]
     [MemberData(nameof(Backends))]

@@ -12,6 +12,9 @@ public enum Backend
     Sqlite,
     SqliteFile,
     Postgres,
+
+    /// <summary>A Citus coordinator with two workers (<see cref="TestCitus"/>).</summary>
+    Citus,
 }
 
 /// <summary>The real app in memory (<c>WebApplicationFactory</c>) on a fresh database of the chosen kind.</summary>
@@ -44,6 +47,8 @@ public sealed class EtlAppFactory : WebApplicationFactory<Program>
         {
             case Backend.Postgres:
                 return new EtlAppFactory(await TestPostgres.CreateDatabaseAsync(), dataDirectory, null, settings);
+            case Backend.Citus:
+                return new EtlAppFactory(await TestCitus.CreateDatabaseAsync(), dataDirectory, null, settings);
             case Backend.SqliteFile:
                 var directory = Directory.CreateTempSubdirectory("etl-test-sqlite-").FullName;
                 return new EtlAppFactory(Path.Combine(directory, "experiments.db"), dataDirectory, directory, settings);
@@ -51,6 +56,14 @@ public sealed class EtlAppFactory : WebApplicationFactory<Program>
                 return new EtlAppFactory(null, dataDirectory, null, settings);
         }
     }
+
+    /// <summary>A fresh database on the PostgreSQL or Citus server of the tests, for apps and processes that share it.</summary>
+    public static Task<string> CreateServerDatabaseAsync(Backend backend) => backend switch
+    {
+        Backend.Postgres => TestPostgres.CreateDatabaseAsync(),
+        Backend.Citus => TestCitus.CreateDatabaseAsync(),
+        _ => throw new ArgumentOutOfRangeException(nameof(backend), backend, "not a database server"),
+    };
 
     /// <summary>An app on a database given by the caller, e.g. a second replica on the same PostgreSQL database.</summary>
     public static Task<EtlAppFactory> CreateWithDatabaseAsync(string databaseUrl, string dataDirectory) =>

@@ -7,12 +7,14 @@ namespace ExperimentEtl.Storage.Postgres;
 /// <summary>
 /// PostgreSQL storage. A load builds the new data set in fresh tables through binary COPY, adds keys and indexes
 /// once the rows are in, and swaps the tables in at commit: readers keep reading the previous data set meanwhile.
+/// On a Citus coordinator (found by <see cref="EnsureSchemaAsync"/>) the schema, loads and read snapshots are
+/// <see cref="Citus.CitusLayout"/>'s; runs and rejects stay here.
 /// </summary>
 public sealed partial class PostgresEtlStore(NpgsqlDataSource dataSource) : IEtlStore
 {
     // Advisory lock keys: arbitrary constants that name this application's locks.
-    const long SchemaLockKey = 0x45544C_0001;
-    const long LoadLockKey = 0x45544C_0002;
+    internal const long SchemaLockKey = 0x45544C_0001;
+    internal const long LoadLockKey = 0x45544C_0002;
 
     static readonly TimeSpan LoadLockPatience = TimeSpan.FromMilliseconds(500);
     static readonly TimeSpan SwapLockTimeout = TimeSpan.FromSeconds(1);
@@ -44,7 +46,7 @@ public sealed partial class PostgresEtlStore(NpgsqlDataSource dataSource) : IEtl
 
     static readonly SwappedTable[] SwappedTables = [.. LoadedTables, .. FeatureTables];
 
-    const string FixedTables = """
+    internal const string FixedTables = """
         CREATE TABLE IF NOT EXISTS dataset (
             id integer PRIMARY KEY CHECK (id = 1), run_id uuid, loaded_at timestamptz NOT NULL,
             users bigint NOT NULL, experiments bigint NOT NULL, compounds bigint NOT NULL, active_users bigint NOT NULL);
@@ -84,10 +86,19 @@ public sealed partial class PostgresEtlStore(NpgsqlDataSource dataSource) : IEtl
     static readonly string[] TableNames =
         ["users", "compounds", "experiments", "user_features", "user_favorites", "compound_features", "dataset", "runs", "rejects"];
 
-    public string Provider => "postgresql";
+    // Set once EnsureSchemaAsync has found a Citus coordinator.
+    volatile Citus.CitusLayout? _citus;
+
+    public string Provider => _citus is null ? "postgresql" : Citus.CitusLayout.Provider;
 
     public async Task EnsureSchemaAsync(CancellationToken cancellationToken)
     {
+        _citus ??= await Citus.CitusLayout.DetectAsync(dataSource, cancellationToken);
+        if (_citus is { } citus)
+        {
+            await citus.EnsureSchemaAsync(cancellationToken);
+            return;
+        }
         await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
         await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
         // Replicas starting together would otherwise race on CREATE TABLE IF NOT EXISTS.
@@ -106,6 +117,10 @@ public sealed partial class PostgresEtlStore(NpgsqlDataSource dataSource) : IEtl
     {
         try
         {
+            if (_citus is { } citus)
+            {
+                return await citus.IsReadyAsync(cancellationToken);
+            }
             await using var command = dataSource.CreateCommand(
                 "SELECT count(*) FROM pg_tables WHERE schemaname = current_schema() AND tablename = ANY($1)");
             command.Parameters.Add(new NpgsqlParameter<string[]> { TypedValue = TableNames });
@@ -119,6 +134,10 @@ public sealed partial class PostgresEtlStore(NpgsqlDataSource dataSource) : IEtl
 
     public IDataSetLoad BeginLoad()
     {
+        if (_citus is { } citus)
+        {
+            return citus.BeginLoad();
+        }
         var connection = dataSource.OpenConnection();
         try
         {
@@ -132,7 +151,7 @@ public sealed partial class PostgresEtlStore(NpgsqlDataSource dataSource) : IEtl
     }
 
     public async Task<System.Data.Common.DbConnection> OpenReadConnectionAsync(CancellationToken cancellationToken) =>
-        await dataSource.OpenConnectionAsync(cancellationToken);
+        _citus is { } citus ? await citus.OpenReadConnectionAsync(cancellationToken) : await dataSource.OpenConnectionAsync(cancellationToken);
 
     /// <remarks>
     /// A repeatable-read snapshot alone is not enough: a load swaps in new tables (DROP and RENAME), which a later
@@ -142,6 +161,10 @@ public sealed partial class PostgresEtlStore(NpgsqlDataSource dataSource) : IEtl
     /// </remarks>
     public async Task<System.Data.Common.DbTransaction> BeginConsistentReadAsync(System.Data.Common.DbConnection connection, CancellationToken cancellationToken)
     {
+        if (_citus is not null)
+        {
+            return await Citus.CitusLayout.BeginConsistentReadAsync(connection, cancellationToken);
+        }
         var npgsql = (NpgsqlConnection)connection;
         var transaction = await npgsql.BeginTransactionAsync(System.Data.IsolationLevel.RepeatableRead, cancellationToken);
         try
@@ -161,7 +184,7 @@ public sealed partial class PostgresEtlStore(NpgsqlDataSource dataSource) : IEtl
 
     public async Task<IReportSnapshot> OpenReportAsync(CancellationToken cancellationToken)
     {
-        var connection = await dataSource.OpenConnectionAsync(cancellationToken);
+        var connection = (NpgsqlConnection)await OpenReadConnectionAsync(cancellationToken);
         try
         {
             var transaction = (NpgsqlTransaction)await BeginConsistentReadAsync(connection, cancellationToken);
@@ -345,18 +368,7 @@ public sealed partial class PostgresEtlStore(NpgsqlDataSource dataSource) : IEtl
             }
             keys.GetAwaiter().GetResult();
 
-            var runId = run.RunId;
-            CopyAll(_connection, "COPY rejects (run_id, seq, file, line, raw, reason) FROM STDIN (FORMAT BINARY)", 6,
-                rejects.Select((reject, i) => (Seq: (long)i + 1, Reject: reject)),
-                (copy, r) =>
-                {
-                    copy.WriteUuid(runId);
-                    copy.WriteInt64(r.Seq);
-                    copy.WriteText(r.Reject.File);
-                    copy.WriteInt64(r.Reject.Line);
-                    copy.WriteText(r.Reject.Raw);
-                    copy.WriteText(r.Reject.Reason);
-                });
+            WriteRejects(_connection, run.RunId, rejects);
 
             cancellationToken.ThrowIfCancellationRequested();
             using (Telemetry.EtlTelemetry.Source.StartActivity("etl.swap"))
@@ -378,11 +390,7 @@ public sealed partial class PostgresEtlStore(NpgsqlDataSource dataSource) : IEtl
                 command.Parameters.Add(new NpgsqlParameter<long> { TypedValue = features.ActiveUserCount });
                 command.ExecuteNonQuery();
             }
-            using (var command = new NpgsqlCommand(SaveRun, _connection, _transaction))
-            {
-                AddRunParameters(command, run);
-                command.ExecuteNonQuery();
-            }
+            SaveRunIn(_connection, run);
             _transaction.Commit();
             _committed = true;
             return run;
@@ -526,6 +534,28 @@ public sealed partial class PostgresEtlStore(NpgsqlDataSource dataSource) : IEtl
         }
     }
 
+    /// <summary>Stores a run's rejected rows, numbered in file order, in the connection's transaction.</summary>
+    internal static void WriteRejects(NpgsqlConnection connection, Guid runId, IReadOnlyList<RejectedRow> rejects) =>
+        CopyAll(connection, "COPY rejects (run_id, seq, file, line, raw, reason) FROM STDIN (FORMAT BINARY)", 6,
+            rejects.Select((reject, i) => (Seq: (long)i + 1, Reject: reject)),
+            (copy, r) =>
+            {
+                copy.WriteUuid(runId);
+                copy.WriteInt64(r.Seq);
+                copy.WriteText(r.Reject.File);
+                copy.WriteInt64(r.Reject.Line);
+                copy.WriteText(r.Reject.Raw);
+                copy.WriteText(r.Reject.Reason);
+            });
+
+    /// <summary>Saves a run's record in the connection's transaction (with the data set it loaded).</summary>
+    internal static void SaveRunIn(NpgsqlConnection connection, RunRecord run)
+    {
+        using var command = new NpgsqlCommand(SaveRun, connection);
+        AddRunParameters(command, run);
+        command.ExecuteNonQuery();
+    }
+
     static void CopyAll<TRow>(NpgsqlConnection connection, string copyCommand, short fieldCount, IEnumerable<TRow> rows, Action<PgBinaryCopyWriter, TRow> writeRow)
     {
         using var writer = new CopyWriter<TRow>(connection, copyCommand, fieldCount, writeRow);
@@ -537,7 +567,7 @@ public sealed partial class PostgresEtlStore(NpgsqlDataSource dataSource) : IEtl
     }
 
     /// <param name="completed">Runs once every row has reached the table.</param>
-    sealed class CopyWriter<TRow>(
+    internal sealed class CopyWriter<TRow>(
         NpgsqlConnection connection, string copyCommand, short fieldCount, Action<PgBinaryCopyWriter, TRow> writeRow, Action? completed = null)
         : IRowWriter<TRow>
     {
