@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The load benchmark of issue 4: the service's ETL beside PostgreSQL's own \copy of the same files.
-#   bench/run.sh S|M|L|XL [--shape skewed|uniform]
+#   bench/run.sh S|K|M|L|XL [--shape skewed|uniform]     (K: 100k experiments, a tenth of M, for the service's memory against M)
 # For the size (and shape: skewed by default, uniform spreads experiments over every user and compound) it
 #   1. generates the three files (bench/DataGenerator, seed 42) into a cache folder, or reuses them;
 #   2. starts a throwaway PostgreSQL 15 (scripts/pg-cluster.sh; fsync on) unless BENCH_DATABASE_URL is set;
@@ -12,6 +12,8 @@
 #                   GET /report (the full report, downloaded and thrown away); peak RSS of the process (VmHWM);
 #        sqlite     the same on a SQLite file (deleted before each repetition);
 #        ephemeral  the same on the default database (no DATABASE_URL: an ephemeral SQLite file), not run by default;
+#        citus      the same on a local Citus cluster (scripts/citus-cluster.sh: a coordinator and two workers, all on
+#                   this machine) unless BENCH_CITUS_URL names a coordinator; only when BENCH_TARGETS includes it;
 #      peak RSS is read after /csv (the run) and after /report;
 #   5. prints the medians: seconds, rows/s, MB/s (of the input files), peak RSS and the ratio to the floor, and
 #      writes them to bench/out/.
@@ -20,9 +22,10 @@
 #   BENCH_DATABASE_URL  an existing PostgreSQL to use instead of a throwaway one: its ETL tables are REPLACED and
 #                       bench_raw_* tables are created and dropped in it
 #   BENCH_RUN_TIMEOUT (3600)  seconds one /csv may take    BENCH_READY_TIMEOUT (120)  seconds to wait for /readyz
-#   BENCH_TARGETS ("floor postgres sqlite")  which to run, in this order each repetition; also postgres-otel and
+#   BENCH_TARGETS ("floor postgres sqlite")  which to run, in this order each repetition; also citus (above), postgres-otel and
 #                       sqlite-otel: the same with telemetry exported (OTLP/HTTP to bench/otlp-sink.py, a stand-in
 #                       collector, metrics every second) and /metrics scraped every second during the run
+#   BENCH_CITUS_URL  an existing Citus coordinator (with workers) to use for the citus target: its ETL tables are REPLACED
 #   BENCH_LOCK_TIMEOUT (7200)  seconds to wait for another bench/run.sh on this machine to finish (runs never overlap)
 #   BENCH_SERVER_ENV  extra VAR=value settings for the server process, e.g. "DOTNET_TieredPGO=0" or "ETL_MEMORY_LIMIT_MB=256"
 # Needs bash, curl, jq, psql, dotnet, (without BENCH_DATABASE_URL) PostgreSQL 15's server binaries, and python3
@@ -43,8 +46,8 @@ case "${2:-}" in
   *) shape="" ;;
 esac
 case "$size/$shape" in
-  S/skewed | M/skewed | L/skewed | XL/skewed | S/uniform | M/uniform | L/uniform | XL/uniform) ;;
-  *) echo "usage: bench/run.sh S|M|L|XL [--shape skewed|uniform]" >&2; exit 2 ;;
+  S/skewed | K/skewed | M/skewed | L/skewed | XL/skewed | S/uniform | K/uniform | M/uniform | L/uniform | XL/uniform) ;;
+  *) echo "usage: bench/run.sh S|K|M|L|XL [--shape skewed|uniform]" >&2; exit 2 ;;
 esac
 reps=${BENCH_REPS:-3}
 seed=${BENCH_SEED:-42}
@@ -65,6 +68,7 @@ done
 
 work=$(mktemp -d -t experiment-etl-bench.XXXXXX)
 pg_dir=""
+citus_dir=""
 server_pid=""
 sink_pid=""
 scrape_pid=""
@@ -90,6 +94,10 @@ cleanup() {
     "$repo/scripts/pg-cluster.sh" stop "$pg_dir"
     rm -rf "$pg_dir"
   fi
+  if [ -n "$citus_dir" ]; then
+    "$repo/scripts/citus-cluster.sh" stop "$citus_dir"
+    rm -rf "$citus_dir"
+  fi
   rm -rf "$work"
   exit "$status"
 }
@@ -113,7 +121,9 @@ fi
 
 # ---- disk -------------------------------------------------------------------------------------------------
 # Input, a SQLite file, PostgreSQL's tables and WAL: roughly 12x the input at most.
-case "$size" in S) need_mb=500 ;; M) need_mb=1500 ;; L) need_mb=8000 ;; XL) need_mb=24000 ;; esac
+case "$size" in S | K) need_mb=500 ;; M) need_mb=1500 ;; L) need_mb=8000 ;; XL) need_mb=24000 ;; esac
+# Citus keeps the loaded tables once more on its workers, and two data sets while a load publishes.
+[[ " $targets " == *" citus "* ]] && need_mb=$((need_mb * 2))
 mkdir -p "$data_root" "$out_dir"
 for dir in "$data_root" "$work"; do
   avail_mb=$(df -Pm "$dir" | awk 'NR == 2 { print $4 }')
@@ -127,7 +137,9 @@ if [ -f "$data_dir/.complete" ] && [ "$(cat "$data_dir/.complete")" = "$fingerpr
 else
   log "generating the $size $shape data into $data_dir ..."
   rm -rf "$data_dir"
-  timeout 1800 dotnet run --project "$repo/bench/DataGenerator" -c Release -- --size "$size" --shape "$shape" --seed "$seed" --out "$data_dir" >&2 ||
+  generator_size=(--size "$size")
+  [ "$size" = K ] && generator_size=(--size M --users 10000 --experiments 100000)
+  timeout 1800 dotnet run --project "$repo/bench/DataGenerator" -c Release -- "${generator_size[@]}" --shape "$shape" --seed "$seed" --out "$data_dir" >&2 ||
     die "the data generator failed"
   printf '%s\n' "$fingerprint" >"$data_dir/.complete"
 fi
@@ -158,6 +170,16 @@ else
   # Statements over 100 ms go to the server log: the per-statement breakdown printed at the end.
   psql -X -q "$database_url" -c "ALTER SYSTEM SET log_min_duration_statement = '100ms'" -c 'SELECT pg_reload_conf()' >/dev/null
   log "throwaway PostgreSQL on ${database_url##*@}"
+fi
+if [[ " $targets " == *" citus "* ]]; then
+  if [ -n "${BENCH_CITUS_URL:-}" ]; then
+    citus_url=$BENCH_CITUS_URL
+    log "using BENCH_CITUS_URL (its ETL tables will be replaced)"
+  else
+    citus_dir=$(mktemp -d -t experiment-etl-bench-citus.XXXXXX)
+    citus_url=$("$repo/scripts/citus-cluster.sh" start "$citus_dir" 9>&-) || die "could not start a Citus cluster (../shared/citus/install.sh installs Citus)"
+    log "throwaway Citus cluster: coordinator on ${citus_url##*@}, two workers"
+  fi
 fi
 export PGCONNECT_TIMEOUT=10
 pg() { PGOPTIONS="-c client_min_messages=warning" timeout "$run_timeout" psql -X -q -v ON_ERROR_STOP=1 "$database_url" "$@"; }
@@ -199,7 +221,7 @@ run_floor() {
   log "floor    rep $rep: ${seconds[floor,$rep]} s"
 }
 
-# run_service postgres|sqlite[-otel]|ephemeral REP: one fresh server process, /csv then /report.
+# run_service postgres|sqlite[-otel]|ephemeral|citus REP: one fresh server process, /csv then /report.
 run_service() {
   local target=$1 rep=$2 url port code t0 t1 t2 answer telemetry_env=()
   if [[ "$target" == *-otel ]]; then
@@ -209,6 +231,9 @@ run_service() {
   if [ "${target%-otel}" = postgres ]; then
     url=$database_url
     pg -c 'CHECKPOINT'
+  elif [ "$target" = citus ]; then
+    url=$citus_url
+    timeout 600 psql -X -q "$url" -c 'CHECKPOINT' -c "SELECT run_command_on_workers('CHECKPOINT')" >/dev/null
   elif [ "${target%-otel}" = sqlite ]; then
     url="$work/bench.db"
     rm -f "$url" "$url-wal" "$url-shm" "$url-journal"
@@ -275,6 +300,7 @@ for rep in $(seq 1 "$reps"); do
         [ -n "$pg_dir" ] && tail -c +$((pg_log_offset + 1)) "$pg_dir/server.log" >"$work/pg-statements-$rep.log"
         ;;
       sqlite | sqlite-otel | ephemeral) run_service "$target" "$rep" ;;
+      citus) run_service citus "$rep" ;;
       *) die "unknown target '$target' in BENCH_TARGETS" ;;
     esac
   done
@@ -335,7 +361,8 @@ result="$out_dir/$size-$shape-$(date -u +%Y%m%dT%H%M%SZ).txt"
     echo "postgres: statements over 100 ms in the last repetition (server log):"
     grep -o 'duration: [0-9.]* ms .*' "$work/pg-statements-$reps.log" | cut -c1-150 | sed 's/^/  /' || echo "  (none)"
   fi
-  for target in postgres sqlite ephemeral; do
+  [ -n "${citus_url:-}" ] && echo "citus: $(timeout 30 psql -X -Atc "SELECT count(*) || ' workers, ' || current_setting('citus.shard_count') || ' shards a distributed table, Citus ' || extversion FROM pg_dist_node, pg_extension WHERE groupid <> 0 AND extname = 'citus' GROUP BY extversion" "$citus_url"), every node on this machine"
+  for target in postgres sqlite ephemeral citus; do
     [ -f "$work/server-$target-$reps.log" ] || continue
     echo
     echo "$target: the server's run log (last repetition):"

@@ -35,7 +35,7 @@ public sealed partial class StartupSchema(IEtlStore store, DatabaseTarget databa
             try
             {
                 await EnsureAsync(stoppingToken);
-                LogReady(database.Describe(), attempt);
+                LogReady(database.Describe(), store.Provider, attempt);
                 return;
             }
             catch (Exception e) when (!stoppingToken.IsCancellationRequested)
@@ -50,8 +50,9 @@ public sealed partial class StartupSchema(IEtlStore store, DatabaseTarget databa
     [LoggerMessage(Level = LogLevel.Warning, Message = "Could not prepare {Database} yet (attempt {Attempt}, {ExceptionType}: {Reason}); retrying in {Seconds} s")]
     partial void LogNotReady(string database, int attempt, string exceptionType, string reason, double seconds);
 
-    [LoggerMessage(Level = LogLevel.Information, Message = "{Database} is ready (schema in place after {Attempt} attempt(s))")]
-    partial void LogReady(string database, int attempt);
+    /// <param name="provider">The store's provider, known once the schema is in place: "citus" on a Citus coordinator.</param>
+    [LoggerMessage(Level = LogLevel.Information, Message = "{Database} is ready as {Provider} (schema in place after {Attempt} attempt(s))")]
+    partial void LogReady(string database, string provider, int attempt);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Using {Database}; data folder {DataDirectory}")]
     public static partial void LogStarted(ILogger logger, string database, string dataDirectory);
