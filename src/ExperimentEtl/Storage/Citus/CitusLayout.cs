@@ -448,10 +448,14 @@ sealed partial class CitusLayout(NpgsqlDataSource dataSource)
             Execute(_load, "ANALYZE " + string.Join(", ", Tables.Select(t => Table(t.Name))));
 
             PostgresEtlStore.WriteRejects(_publish, run.RunId, rejects);
-            using (var command = new NpgsqlCommand($"UPDATE data_generation SET generation = {_generation}", _publish))
+            // The end is now, once the generation is on every node: the record and the data set say the same time.
+            run = run with { FinishedAt = clock.GetUtcNow() };
+            using (var command = new NpgsqlCommand($"UPDATE {Table("dataset")} SET loaded_at = $1", _publish))
             {
+                command.Parameters.Add(new NpgsqlParameter<DateTimeOffset> { TypedValue = run.FinishedAt.Value });
                 command.ExecuteNonQuery();
             }
+            Execute(_publish, $"UPDATE data_generation SET generation = {_generation}");
             PostgresEtlStore.SaveRunIn(_publish, run);
             _publishTransaction.Commit();
             try
