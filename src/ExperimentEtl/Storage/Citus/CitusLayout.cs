@@ -76,6 +76,10 @@ sealed partial class CitusLayout(NpgsqlDataSource dataSource)
     ];
 
     /// <summary>The generation's schema and empty tables, keys not yet added (they are built after the rows are in).</summary>
+    /// <remarks>
+    /// Each generation is a colocation group of its own: its shards are placed over the workers there are now, so a
+    /// worker added since the previous load takes its share of the next data set without a rebalance.
+    /// </remarks>
     static string CreateGeneration(long generation)
     {
         var schema = Schema(generation);
@@ -85,7 +89,7 @@ sealed partial class CitusLayout(NpgsqlDataSource dataSource)
             sql += $"CREATE TABLE {schema}.{name} ({columns});";
             sql += distributedBy is null
                 ? $"SELECT create_reference_table('{schema}.{name}');"
-                : $"SELECT create_distributed_table('{schema}.{name}', '{distributedBy}', colocate_with => '{(name == "users" ? "default" : schema + ".users")}');";
+                : $"SELECT create_distributed_table('{schema}.{name}', '{distributedBy}', colocate_with => '{(name == "users" ? "none" : schema + ".users")}');";
         }
         // The data set's record: local on the coordinator, written with the rows, read with them.
         sql += $"""
