@@ -21,10 +21,16 @@ namespace ExperimentEtl.Storage.Citus;
 /// </para>
 /// <para>
 /// Why not the single-node swap of <c>_next</c> tables: Citus has no cross-node snapshot (a REPEATABLE READ reader still
-/// reads each worker with its own snapshot), and the coordinator commits before the workers' COMMIT PREPARED (Citus
-/// docs, "Two-phase commit"; src/backend/distributed/transaction/transaction_management.c), so a reader arriving just
-/// after the swap could find a worker still holding the old shards. Immutable generations published after the fact
-/// avoid both. (The swap would also need ALTER INDEX … RENAME: Citus rejects RENAME CONSTRAINT on distributed tables.)
+/// reads each worker with its own snapshot), and the coordinator commits before the workers' COMMIT PREPARED
+/// (src/backend/distributed/transaction/transaction_management.c, CoordinatedTransactionCallback), so a reader arriving
+/// just after the swap could find a worker still holding the old shards. Immutable generations published after the
+/// fact avoid both. The swap would also need ALTER INDEX … RENAME: "renaming constraints belonging to distributed
+/// tables is currently unsupported" (ErrorIfUnsupportedRenameStmt; seen on 13.2.2).
+/// </para>
+/// <para>
+/// Also different from the single-node load: no COPY … FREEZE (Citus ignores it for distributed tables; its gain was
+/// autovacuum's, not the load's, so this was not measured); ANALYZE after the commit; advisory locks only on the
+/// coordinator (they are per node).
 /// </para>
 /// </remarks>
 sealed partial class CitusLayout(NpgsqlDataSource dataSource)
@@ -266,7 +272,7 @@ sealed partial class CitusLayout(NpgsqlDataSource dataSource)
             await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
             if (await ScalarAsync(connection, $"SELECT pg_try_advisory_xact_lock({GenerationLockClass}, {generation})", cancellationToken) is true)
             {
-                await ExecuteAsync(connection, $"DROP SCHEMA IF EXISTS {Schema(generation)} CASCADE", cancellationToken);
+                await ExecuteAsync(connection, $"DROP SCHEMA IF EXISTS {Schema(generation)} CASCADE", cancellationToken, unbounded: true);
             }
             await transaction.CommitAsync(cancellationToken);
         }
@@ -325,9 +331,17 @@ sealed partial class CitusLayout(NpgsqlDataSource dataSource)
         public void Dispose() => inner.Dispose();
     }
 
-    static async Task ExecuteAsync(NpgsqlConnection connection, string sql, CancellationToken cancellationToken)
+    /// <param name="unbounded">
+    /// No command timeout (Npgsql's default is 30 s): for a load's statements, which take minutes at 10M experiments and
+    /// are stopped by cancelling the run instead.
+    /// </param>
+    static async Task ExecuteAsync(NpgsqlConnection connection, string sql, CancellationToken cancellationToken, bool unbounded = false)
     {
         await using var command = new NpgsqlCommand(sql, connection);
+        if (unbounded)
+        {
+            command.CommandTimeout = 0;
+        }
         await command.ExecuteNonQueryAsync(cancellationToken);
     }
 
@@ -337,7 +351,8 @@ sealed partial class CitusLayout(NpgsqlDataSource dataSource)
         return await command.ExecuteScalarAsync(cancellationToken);
     }
 
-    static void Execute(NpgsqlConnection connection, string sql) => ExecuteAsync(connection, sql, CancellationToken.None).GetAwaiter().GetResult();
+    static void Execute(NpgsqlConnection connection, string sql, bool unbounded = false) =>
+        ExecuteAsync(connection, sql, CancellationToken.None, unbounded).GetAwaiter().GetResult();
 
     /// <summary>
     /// One load: a coordinator-only transaction that holds the load lock and, at the end, publishes; and the distributed
@@ -372,7 +387,7 @@ sealed partial class CitusLayout(NpgsqlDataSource dataSource)
                 _generation = (long)ScalarAsync(_publish, "SELECT nextval('data_generation_seq')", CancellationToken.None).GetAwaiter().GetResult()!;
                 _load = dataSource.OpenConnection();
                 _loadTransaction = _load.BeginTransaction();
-                Execute(_load, CreateGeneration(_generation));
+                Execute(_load, CreateGeneration(_generation), unbounded: true);
             }
             catch
             {
@@ -432,13 +447,14 @@ sealed partial class CitusLayout(NpgsqlDataSource dataSource)
             TimeProvider clock, CancellationToken cancellationToken)
         {
             ExecuteAsync(_load, AddKeys(_generation, IsLoaded) + DeriveFeatures(_generation) + AddKeys(_generation, t => !IsLoaded(t)),
-                cancellationToken).GetAwaiter().GetResult();
+                cancellationToken, unbounded: true).GetAwaiter().GetResult();
             run = run with { FinishedAt = clock.GetUtcNow() };
             using (var command = new NpgsqlCommand($"""
                 INSERT INTO {Table("dataset")} (id, run_id, loaded_at, users, experiments, compounds, active_users)
                 SELECT 1, $1, $2, $3, $4, $5, count(*) FROM {Table("user_features")} WHERE experiment_count > 0
                 """, _load))
             {
+                command.CommandTimeout = 0;
                 command.Parameters.Add(new NpgsqlParameter<Guid> { TypedValue = run.RunId });
                 command.Parameters.Add(new NpgsqlParameter<DateTimeOffset> { TypedValue = run.FinishedAt ?? run.StartedAt });
                 command.Parameters.Add(new NpgsqlParameter<long> { TypedValue = features.UserCount });
@@ -449,7 +465,7 @@ sealed partial class CitusLayout(NpgsqlDataSource dataSource)
             _loadTransaction.Commit();
             // After the commit: in the loading transaction, ANALYZE of a reference table just copied into fails ("cannot
             // execute command because a local execution has accessed a placement in the transaction").
-            Execute(_load, "ANALYZE " + string.Join(", ", Tables.Select(t => Table(t.Name))));
+            Execute(_load, "ANALYZE " + string.Join(", ", Tables.Select(t => Table(t.Name))), unbounded: true);
 
             PostgresEtlStore.WriteRejects(_publish, run.RunId, rejects);
             // The end is now, once the generation is on every node: the record and the data set say the same time.
