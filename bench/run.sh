@@ -178,6 +178,7 @@ if [[ " $targets " == *" citus "* ]]; then
   else
     citus_dir=$(mktemp -d -t experiment-etl-bench-citus.XXXXXX)
     citus_url=$("$repo/scripts/citus-cluster.sh" start "$citus_dir" 9>&-) || die "could not start a Citus cluster (../shared/citus/install.sh installs Citus)"
+    psql -X -q "$citus_url" -c "ALTER SYSTEM SET log_min_duration_statement = '100ms'" -c 'SELECT pg_reload_conf()' >/dev/null
     log "throwaway Citus cluster: coordinator on ${citus_url##*@}, two workers"
   fi
 fi
@@ -300,7 +301,11 @@ for rep in $(seq 1 "$reps"); do
         [ -n "$pg_dir" ] && tail -c +$((pg_log_offset + 1)) "$pg_dir/server.log" >"$work/pg-statements-$rep.log"
         ;;
       sqlite | sqlite-otel | ephemeral) run_service "$target" "$rep" ;;
-      citus) run_service citus "$rep" ;;
+      citus)
+        [ -n "$citus_dir" ] && citus_log_offset=$(stat -c %s "$citus_dir/coordinator/server.log")
+        run_service citus "$rep"
+        [ -n "$citus_dir" ] && tail -c +$((citus_log_offset + 1)) "$citus_dir/coordinator/server.log" >"$work/citus-statements-$rep.log"
+        ;;
       *) die "unknown target '$target' in BENCH_TARGETS" ;;
     esac
   done
@@ -360,6 +365,11 @@ result="$out_dir/$size-$shape-$(date -u +%Y%m%dT%H%M%SZ).txt"
     echo
     echo "postgres: statements over 100 ms in the last repetition (server log):"
     grep -o 'duration: [0-9.]* ms .*' "$work/pg-statements-$reps.log" | cut -c1-150 | sed 's/^/  /' || echo "  (none)"
+  fi
+  if [ -f "$work/citus-statements-$reps.log" ]; then
+    echo
+    echo "citus: statements over 100 ms in the last repetition (the coordinator's log):"
+    grep -o 'duration: [0-9.]* ms .*' "$work/citus-statements-$reps.log" | cut -c1-150 | sed 's/^/  /' || echo "  (none)"
   fi
   [ -n "${citus_url:-}" ] && echo "citus: $(timeout 30 psql -X -Atc "SELECT count(*) || ' workers, ' || current_setting('citus.shard_count') || ' shards a distributed table, Citus ' || extversion FROM pg_dist_node, pg_extension WHERE groupid <> 0 AND extname = 'citus' GROUP BY extversion" "$citus_url"), every node on this machine"
   for target in postgres sqlite ephemeral citus; do
