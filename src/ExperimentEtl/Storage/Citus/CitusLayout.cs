@@ -84,7 +84,9 @@ sealed partial class CitusLayout(NpgsqlDataSource dataSource)
     /// <summary>The generation's schema and empty tables, keys not yet added (they are built after the rows are in).</summary>
     /// <remarks>
     /// Each generation is a colocation group of its own: its shards are placed over the workers there are now, so a
-    /// worker added since the previous load takes its share of the next data set without a rebalance.
+    /// worker added since the previous load takes its share of the next data set without a rebalance. Four shards a
+    /// worker, not Citus's default of 32 a table: each load creates (and the next one drops) every shard of six tables,
+    /// which cost more than the rows at 100k experiments, and four still let each worker work on several at once.
     /// </remarks>
     static string CreateGeneration(long generation)
     {
@@ -95,7 +97,9 @@ sealed partial class CitusLayout(NpgsqlDataSource dataSource)
             sql += $"CREATE TABLE {schema}.{name} ({columns});";
             sql += distributedBy is null
                 ? $"SELECT create_reference_table('{schema}.{name}');"
-                : $"SELECT create_distributed_table('{schema}.{name}', '{distributedBy}', colocate_with => '{(name == "users" ? "none" : schema + ".users")}');";
+                : name == "users"
+                    ? $"SELECT create_distributed_table('{schema}.{name}', '{distributedBy}', colocate_with => 'none', shard_count => {ShardCount});"
+                    : $"SELECT create_distributed_table('{schema}.{name}', '{distributedBy}', colocate_with => '{schema}.users');";
         }
         // The data set's record: local on the coordinator, written with the rows, read with them.
         sql += $"""
@@ -105,6 +109,8 @@ sealed partial class CitusLayout(NpgsqlDataSource dataSource)
             """;
         return sql;
     }
+
+    const string ShardCount = "(SELECT greatest(4 * count(*), 4)::integer FROM pg_dist_node WHERE groupid <> 0 AND noderole = 'primary' AND isactive)";
 
     static string AddKeys(long generation, Func<string, bool> which) => string.Concat(Tables.Where(t => which(t.Name))
         .Select(t => $"ALTER TABLE {Schema(generation)}.{t.Name} ADD CONSTRAINT {t.Name}_pkey PRIMARY KEY ({t.Key});"));
