@@ -371,7 +371,7 @@ result="$out_dir/$size-$shape-$(date -u +%Y%m%dT%H%M%SZ).txt"
     echo "citus: statements over 100 ms in the last repetition (the coordinator's log):"
     grep -o 'duration: [0-9.]* ms .*' "$work/citus-statements-$reps.log" | cut -c1-150 | sed 's/^/  /' || echo "  (none)"
   fi
-  [ -n "${citus_url:-}" ] && echo "citus: $(timeout 30 psql -X -Atc "SELECT count(*) || ' workers, ' || current_setting('citus.shard_count') || ' shards a distributed table, Citus ' || extversion FROM pg_dist_node, pg_extension WHERE groupid <> 0 AND extname = 'citus' GROUP BY extversion" "$citus_url"), every node on this machine"
+  [ -n "${citus_url:-}" ] && echo "citus: $(timeout 30 psql -X -Atc "SELECT (SELECT count(*) FROM pg_dist_node WHERE groupid <> 0) || ' workers, ' || (SELECT count(*) FROM pg_dist_shard s, data_generation g WHERE s.logicalrelid::text = 'etl_gen_' || g.generation || '.users') || ' shards a distributed table, Citus ' || extversion FROM pg_extension WHERE extname = 'citus'" "$citus_url"), every node on this machine"
   for target in postgres sqlite ephemeral citus; do
     [ -f "$work/server-$target-$reps.log" ] || continue
     echo
