@@ -11,7 +11,7 @@ namespace ExperimentEtl.Tests.Http;
 /// <summary>What a client and an operator see when something goes wrong: the answer, and what the log keeps.</summary>
 public sealed class FaultTests
 {
-    public static TheoryData<Backend> Backends => [Backend.Sqlite, Backend.SqliteFile, Backend.Postgres];
+    public static TheoryData<Backend> Backends => [Backend.Sqlite, Backend.SqliteFile, Backend.Postgres, Backend.Citus];
 
     /// <summary>A route that fails the way a bug does, added to the real pipeline after everything the app maps.</summary>
     sealed class FailingRoute : Microsoft.AspNetCore.Hosting.IStartupFilter

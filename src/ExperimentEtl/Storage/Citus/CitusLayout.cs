@@ -381,18 +381,15 @@ sealed partial class CitusLayout(NpgsqlDataSource dataSource)
             _layout = layout;
             _publish = dataSource.OpenConnection();
             _publishTransaction = _publish.BeginTransaction();
-            if (!(bool)ScalarAsync(_publish, $"SELECT pg_try_advisory_xact_lock({PostgresEtlStore.LoadLockKey})", CancellationToken.None).GetAwaiter().GetResult()!)
-            {
-                _publishTransaction.Dispose();
-                _publish.Dispose();
-                throw new Pipeline.RunInProgressException();
-            }
             try
             {
+                PostgresEtlStore.TakeLoadLock(_publish, _publishTransaction);
                 layout.DropOldGenerationsAsync(CancellationToken.None).GetAwaiter().GetResult();
                 _generation = (long)ScalarAsync(_publish, "SELECT nextval('data_generation_seq')", CancellationToken.None).GetAwaiter().GetResult()!;
                 _load = dataSource.OpenConnection();
                 _loadTransaction = _load.BeginTransaction();
+                // The coordinator stops the load's statements (and so the workers') once the process is gone.
+                PostgresEtlStore.WatchForDeadClient(_load, _loadTransaction);
                 Execute(_load, CreateGeneration(_generation), unbounded: true);
             }
             catch
@@ -472,7 +469,8 @@ sealed partial class CitusLayout(NpgsqlDataSource dataSource)
             // After the commit: in the loading transaction, ANALYZE of a reference table just copied into fails ("cannot
             // execute command because a local execution has accessed a placement in the transaction").
             // The tables the reads join; nothing reads experiments after the load (as on one PostgreSQL).
-            Execute(_load, "ANALYZE " + string.Join(", ", Tables.Where(t => t.Name != "experiments").Select(t => Table(t.Name))), unbounded: true);
+            ExecuteAsync(_load, "ANALYZE " + string.Join(", ", Tables.Where(t => t.Name != "experiments").Select(t => Table(t.Name))),
+                cancellationToken, unbounded: true).GetAwaiter().GetResult();
 
             PostgresEtlStore.WriteRejects(_publish, run.RunId, rejects);
             // The end is now, once the generation is on every node: the record and the data set say the same time.
@@ -484,6 +482,8 @@ sealed partial class CitusLayout(NpgsqlDataSource dataSource)
             }
             Execute(_publish, $"UPDATE data_generation SET generation = {_generation}");
             PostgresEtlStore.SaveRunIn(_publish, run);
+            // Cancelled until here, the written generation is never published (the next load drops it).
+            cancellationToken.ThrowIfCancellationRequested();
             _publishTransaction.Commit();
             try
             {

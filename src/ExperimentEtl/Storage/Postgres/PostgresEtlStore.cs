@@ -215,11 +215,31 @@ public sealed partial class PostgresEtlStore(NpgsqlDataSource dataSource) : IEtl
     /// still there. Without it, a process killed while PostgreSQL built a key kept the load lock, and its run looked
     /// alive, until the build ended. (PostgreSQL 14 and later; older servers check when they next talk to the client.)
     /// </summary>
-    static void WatchForDeadClient(NpgsqlConnection connection, NpgsqlTransaction transaction)
+    internal static void WatchForDeadClient(NpgsqlConnection connection, NpgsqlTransaction transaction)
     {
         if (connection.PostgreSqlVersion.Major >= 14)
         {
             Execute(connection, transaction, "SET LOCAL client_connection_check_interval = 1000");
+        }
+    }
+
+    /// <summary>
+    /// Takes the load lock for the transaction, watching for a dead client; throws <see cref="RunInProgressException"/>
+    /// when another load holds it.
+    /// </summary>
+    internal static void TakeLoadLock(NpgsqlConnection connection, NpgsqlTransaction transaction)
+    {
+        WatchForDeadClient(connection, transaction);
+        try
+        {
+            // Waits a moment rather than failing at once: a replica checking for abandoned runs holds the lock for
+            // a few milliseconds at times, which must not turn a start into a conflict.
+            Execute(connection, transaction,
+                $"SET LOCAL lock_timeout = {(int)LoadLockPatience.TotalMilliseconds}; SELECT pg_advisory_xact_lock({LoadLockKey}); SET LOCAL lock_timeout = DEFAULT;");
+        }
+        catch (PostgresException e) when (e.SqlState == PostgresErrorCodes.LockNotAvailable)
+        {
+            throw new RunInProgressException();
         }
     }
 
@@ -266,18 +286,14 @@ public sealed partial class PostgresEtlStore(NpgsqlDataSource dataSource) : IEtl
             _dataSource = dataSource;
             _connection = connection;
             _transaction = connection.BeginTransaction();
-            WatchForDeadClient(connection, _transaction);
             try
             {
-                // Waits a moment rather than failing at once: a replica checking for abandoned runs holds the lock for
-                // a few milliseconds at times, which must not turn a start into a conflict.
-                Execute(connection, _transaction,
-                    $"SET LOCAL lock_timeout = {(int)LoadLockPatience.TotalMilliseconds}; SELECT pg_advisory_xact_lock({LoadLockKey}); SET LOCAL lock_timeout = DEFAULT;");
+                TakeLoadLock(connection, _transaction);
             }
-            catch (PostgresException e) when (e.SqlState == PostgresErrorCodes.LockNotAvailable)
+            catch
             {
                 _transaction.Dispose();
-                throw new RunInProgressException();
+                throw;
             }
             Execute(connection, _transaction, CreateNextTables(LoadedTables));
         }
