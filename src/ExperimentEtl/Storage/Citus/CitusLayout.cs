@@ -451,7 +451,7 @@ sealed partial class CitusLayout(NpgsqlDataSource dataSource)
         {
             ExecuteAsync(_load, AddKeys(_generation, IsLoaded) + DeriveFeatures(_generation) + AddKeys(_generation, t => !IsLoaded(t)),
                 cancellationToken, unbounded: true).GetAwaiter().GetResult();
-            run = run with { FinishedAt = clock.GetUtcNow() };
+            // loaded_at is set again at the publish, in the same transaction as the pointer.
             using (var command = new NpgsqlCommand($"""
                 INSERT INTO {Table("dataset")} (id, run_id, loaded_at, users, experiments, compounds, active_users)
                 SELECT 1, $1, $2, $3, $4, $5, count(*) FROM {Table("user_features")} WHERE experiment_count > 0
@@ -459,7 +459,7 @@ sealed partial class CitusLayout(NpgsqlDataSource dataSource)
             {
                 command.CommandTimeout = 0;
                 command.Parameters.Add(new NpgsqlParameter<Guid> { TypedValue = run.RunId });
-                command.Parameters.Add(new NpgsqlParameter<DateTimeOffset> { TypedValue = run.FinishedAt ?? run.StartedAt });
+                command.Parameters.Add(new NpgsqlParameter<DateTimeOffset> { TypedValue = clock.GetUtcNow() });
                 command.Parameters.Add(new NpgsqlParameter<long> { TypedValue = features.UserCount });
                 command.Parameters.Add(new NpgsqlParameter<long> { TypedValue = features.ExperimentCount });
                 command.Parameters.Add(new NpgsqlParameter<long> { TypedValue = features.CompoundCount });
@@ -467,8 +467,8 @@ sealed partial class CitusLayout(NpgsqlDataSource dataSource)
             }
             _loadTransaction.Commit();
             // After the commit: in the loading transaction, ANALYZE of a reference table just copied into fails ("cannot
-            // execute command because a local execution has accessed a placement in the transaction").
-            // The tables the reads join; nothing reads experiments after the load (as on one PostgreSQL).
+            // execute command because a local execution has accessed a placement in the transaction"). The tables the
+            // reads join; nothing reads experiments after the load (as on one PostgreSQL).
             ExecuteAsync(_load, "ANALYZE " + string.Join(", ", Tables.Where(t => t.Name != "experiments").Select(t => Table(t.Name))),
                 cancellationToken, unbounded: true).GetAwaiter().GetResult();
 
