@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # The whole test suite in one command, on a fresh Debian/Ubuntu machine that has only the .NET SDK:
 #   scripts/test.sh [dotnet test arguments...]
-#   1. installs what is missing (PostgreSQL 15, Chromium and fonts for the dashboard test, curl, jq) with apt-get;
-#   2. starts a throwaway PostgreSQL 15 cluster (scripts/pg-cluster.sh) and exports ETL_TEST_DATABASE_URL;
+#   1. installs what is missing (PostgreSQL 15, Chromium and fonts for the dashboard test, curl, jq) with apt-get, and
+#      Citus with ../shared/citus/install.sh (beside the project);
+#   2. starts a throwaway PostgreSQL 15 cluster (scripts/pg-cluster.sh) and a Citus cluster (scripts/citus-cluster.sh:
+#      a coordinator and two workers) and exports ETL_TEST_DATABASE_URL and ETL_TEST_CITUS_URL (each unless already set);
 #   3. runs `dotnet test` (every backend: in-memory SQLite, SQLite file, PostgreSQL; the browser test);
 #   4. runs scripts/e2e.sh against a database of the same cluster;
 #   5. stops the cluster and ends with one plain line: 'N passed, N failed' (the tests and the e2e checks together).
@@ -52,12 +54,29 @@ else
 fi
 export PG_BIN CHROMIUM
 
+# Citus (distributed PostgreSQL) has no Debian package: the tarball and script beside the project build it, once
+# (about 2 minutes; a no-op after), before any server starts, as it may upgrade the server package.
+citus_install=../shared/citus/install.sh
+if [ -n "${ETL_TEST_CITUS_URL:-}" ]; then
+  step "using the Citus coordinator in ETL_TEST_CITUS_URL"
+elif [ -f "$citus_install" ] && [ "$(id -u)" -eq 0 ]; then
+  step "installing Citus if missing ($citus_install)"
+  bash "$citus_install"
+else
+  step "cannot install Citus ($citus_install absent, or not root): the Citus tests will fail and say how to install it"
+fi
+
 # ---- 2. a throwaway PostgreSQL ---------------------------------------------------------------------------------
 pg_dir=$(mktemp -d)
+citus_dir=""
 log=$(mktemp)
 cleanup() {
   step "stopping PostgreSQL"
   scripts/pg-cluster.sh stop "$pg_dir" || true
+  if [ -n "$citus_dir" ]; then
+    scripts/citus-cluster.sh stop "$citus_dir" || true
+    rm -rf "$citus_dir"
+  fi
   rm -rf "$pg_dir" "$log"
 }
 trap cleanup EXIT
@@ -65,6 +84,16 @@ step "starting a throwaway PostgreSQL 15 (scripts/pg-cluster.sh)"
 ETL_TEST_DATABASE_URL=$(scripts/pg-cluster.sh start "$pg_dir")
 export ETL_TEST_DATABASE_URL
 step "PostgreSQL is on ${ETL_TEST_DATABASE_URL##*@}"
+if [ -z "${ETL_TEST_CITUS_URL:-}" ]; then
+  citus_dir=$(mktemp -d)
+  step "starting a throwaway Citus cluster: a coordinator and two workers (scripts/citus-cluster.sh)"
+  if ETL_TEST_CITUS_URL=$(scripts/citus-cluster.sh start "$citus_dir"); then
+    export ETL_TEST_CITUS_URL
+    step "the Citus coordinator is on ${ETL_TEST_CITUS_URL##*@}"
+  else
+    step "no Citus cluster: the Citus tests will fail and say why"
+  fi
+fi
 
 passed=0
 failed=0
