@@ -73,7 +73,7 @@ public sealed partial class RunManager(IEtlStore store, EtlOptions options, Time
     /// <exception cref="RunInProgressException">Another run holds the database; it names that run when it can.</exception>
     public async Task<ActiveRun> StartAsync(DataSetSource source, RunMode mode, CancellationToken cancellationToken)
     {
-        var run = RunRecord.Queue(clock.GetUtcNow(), mode, source.Kind) with { InputBytes = source.InputBytes() };
+        var run = RunRecord.Queue(clock.GetUtcNow(), mode, source.Kind) with { InputBytes = source.InputBytes(), Provider = store.Provider };
         bool won;
         Guid? rival = null;
         lock (_startLock)

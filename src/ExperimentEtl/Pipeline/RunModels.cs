@@ -64,6 +64,12 @@ public sealed record RunRecord(
     [JsonIgnore]
     public long InputBytes { get; init; }
 
+    /// <summary>
+    /// The database kind the run loaded into: "sqlite", "postgresql" or "citus". Not stored: the runs table lives in that
+    /// database, so it is the store's own kind, given by the store that reads the record.
+    /// </summary>
+    public string? Provider { get; init; }
+
     public static RunRecord Queue(DateTimeOffset now, RunMode mode, string source) =>
         new(Guid.CreateVersion7(now), RunStatus.Queued, mode, source, now, null, [], 0, [], 0, null);
 

@@ -69,6 +69,11 @@ public sealed class RunsApiTests
             usersFile.GetProperty("rows_loaded").GetInt32(), usersFile.GetProperty("rows_rejected").GetInt32()));
         Assert.Equal(usersFile.GetProperty("bytes_total").GetInt64(), usersFile.GetProperty("bytes_read").GetInt64());
         Assert.True(run.GetProperty("duration_seconds").GetDouble() >= 0);
+        var provider = backend switch { Backend.Citus => "citus", Backend.Postgres => "postgresql", _ => "sqlite" };
+        Assert.Equal(provider, started.GetProperty("provider").GetString());
+        Assert.Equal(provider, run.GetProperty("provider").GetString());
+        var listed = (await client.GetAsync(Runs)).ReadJsonAsync();
+        Assert.Equal(provider, (await listed).GetProperty("runs")[0].GetProperty("provider").GetString());
     }
 
     [Theory]

@@ -140,6 +140,6 @@ public sealed partial class PostgresEtlStore
         return rejects;
     }
 
-    static RunRecord ReadRun(NpgsqlDataReader reader) =>
-        RunColumns.Read(reader, reader.GetGuid, reader.GetFieldValue<DateTimeOffset>);
+    RunRecord ReadRun(NpgsqlDataReader reader) =>
+        RunColumns.Read(reader, reader.GetGuid, reader.GetFieldValue<DateTimeOffset>) with { Provider = Provider };
 }

@@ -126,9 +126,9 @@ public sealed partial class SqliteEtlStore
         return Task.FromResult<IReadOnlyList<StoredReject>>(rejects);
     }
 
-    static RunRecord ReadRun(SqliteDataReader reader) => RunColumns.Read(reader,
+    RunRecord ReadRun(SqliteDataReader reader) => RunColumns.Read(reader,
         i => Guid.Parse(reader.GetString(i)),
-        i => DateTimeOffset.Parse(reader.GetString(i), CultureInfo.InvariantCulture));
+        i => DateTimeOffset.Parse(reader.GetString(i), CultureInfo.InvariantCulture)) with { Provider = Provider };
 
     static string Text(DateTimeOffset time) => time.ToString("O", CultureInfo.InvariantCulture);
 }
