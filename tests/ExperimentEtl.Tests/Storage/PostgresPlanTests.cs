@@ -4,6 +4,7 @@ using System.Text;
 using System.Text.Json;
 using ExperimentEtl.Storage;
 using ExperimentEtl.Tests.Infrastructure;
+using Microsoft.Extensions.DependencyInjection;
 using Npgsql;
 
 namespace ExperimentEtl.Tests.Storage;
@@ -35,6 +36,20 @@ public sealed class PostgresPlanTests
 
         // Before the fix the page near the end read user_features from its first row: ~20,000 rows instead of ~100.
         Assert.InRange(end, 1, 3 * start + 100);
+    }
+
+    [Fact]
+    public async Task The_service_plans_its_queries_without_parallel_workers()
+    {
+        var database = await TestPostgres.CreateDatabaseAsync();
+        using var files = TestFiles.BundledSample();
+        await using var app = await EtlAppFactory.CreateWithDatabaseAsync(database, files.Directory);
+        var dataSource = app.Services.GetRequiredService<NpgsqlDataSource>();
+
+        await using var command = dataSource.CreateCommand("SHOW max_parallel_workers_per_gather");
+
+        // With them, pages with q under 32 clients on 2 cores answered 94/s at p99 1.5 s instead of 286/s at 218 ms.
+        Assert.Equal("0", await command.ExecuteScalarAsync());
     }
 
     /// <summary>
