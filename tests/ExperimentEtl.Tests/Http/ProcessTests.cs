@@ -167,28 +167,13 @@ public sealed class ProcessTests
         Assert.Equal(HttpStatusCode.OK, (await server.Client.GetAsync("/csv")).StatusCode);
         var before = await ReportAsync(server.Client);
 
-        // Hold the run between reading its files and its commit: its feature tables wait for a table this test holds.
-        await using var holder = new NpgsqlConnection(database);
-        await holder.OpenAsync();
-        await using (var create = new NpgsqlCommand("CREATE TABLE user_features_next (x integer)", holder))
-        {
-            await create.ExecuteNonQueryAsync();
-        }
-        await using var hold = await holder.BeginTransactionAsync();
-        await using (var lockTable = new NpgsqlCommand("LOCK TABLE user_features_next IN ACCESS SHARE MODE", holder, hold))
-        {
-            await lockTable.ExecuteNonQueryAsync();
-        }
+        // Hold the run between reading its files and its commit.
+        await using var held = await HeldFeatureTables.HoldAsync(database);
         var runId = (await (await server.Client.PostAsync("/api/etl/runs", null)).ReadJsonAsync()).GetProperty("run_id").GetString()!;
-        // All three files are read once the feature tables wait for the held table.
-        await WaitUntilAsync(async () =>
-        {
-            await using var waiting = new NpgsqlCommand("SELECT count(*) FROM pg_locks WHERE NOT granted AND relation = 'user_features_next'::regclass", holder);
-            return (long)(await waiting.ExecuteScalarAsync())! > 0;
-        });
+        await held.WaitForLoadAsync();
 
         var exit = await server.TerminateAsync(TimeSpan.FromSeconds(10));
-        await hold.RollbackAsync(); // Before the fix, the commit went on from here.
+        await held.ReleaseAsync(); // Before the fix, the commit went on from here.
         Assert.True(exit < TimeSpan.FromSeconds(10), $"exit took {exit}");
 
         await using var restarted = await ServerProcess.StartAsync(Environment(database, files.Directory));

@@ -57,32 +57,12 @@ public sealed class PostgresStoreTests
         using var files = TestFiles.BundledSample();
         await using var app = await EtlAppFactory.CreateWithDatabaseAsync(database + ";Command Timeout=1", files.Directory);
         var client = app.CreateClient();
-        await using var holder = new NpgsqlConnection(database);
-        await holder.OpenAsync();
-        await using (var create = new NpgsqlCommand("CREATE TABLE user_features_next (x integer)", holder))
-        {
-            await create.ExecuteNonQueryAsync();
-        }
-        await using var hold = await holder.BeginTransactionAsync();
-        await using (var lockTable = new NpgsqlCommand("LOCK TABLE user_features_next IN ACCESS SHARE MODE", holder, hold))
-        {
-            await lockTable.ExecuteNonQueryAsync();
-        }
+        await using var held = await HeldFeatureTables.HoldAsync(database);
 
         var run = client.GetAsync("/csv");
-        var deadline = DateTime.UtcNow.AddSeconds(30);
-        while (true)
-        {
-            await using var waiting = new NpgsqlCommand("SELECT count(*) FROM pg_locks WHERE NOT granted AND relation = 'user_features_next'::regclass", holder);
-            if ((long)(await waiting.ExecuteScalarAsync())! > 0)
-            {
-                break;
-            }
-            Assert.True(DateTime.UtcNow < deadline, "the run never reached the feature tables");
-            await Task.Delay(100);
-        }
+        await held.WaitForLoadAsync();
         await Task.Delay(TimeSpan.FromSeconds(2.5)); // Past the command timeout.
-        await hold.RollbackAsync();
+        await held.ReleaseAsync();
 
         Assert.Equal(HttpStatusCode.OK, (await run).StatusCode);
     }
