@@ -5,7 +5,7 @@
 #      Citus with ../shared/citus/install.sh (beside the project);
 #   2. starts a throwaway PostgreSQL 15 cluster (scripts/pg-cluster.sh) and a Citus cluster (scripts/citus-cluster.sh:
 #      a coordinator and two workers) and exports ETL_TEST_DATABASE_URL and ETL_TEST_CITUS_URL (each unless already set);
-#   3. runs `dotnet test` (every backend: in-memory SQLite, SQLite file, PostgreSQL; the browser test);
+#   3. runs `dotnet test` (every backend: the default ephemeral SQLite, a SQLite file, PostgreSQL, Citus; the browser test);
 #   4. runs scripts/e2e.sh against a database of the same cluster;
 #   5. stops the cluster and ends with one plain line: 'N passed, N failed' (the tests and the e2e checks together).
 # Exits non-zero when anything failed. Installing needs root (CI is root); without root it says what to install.
