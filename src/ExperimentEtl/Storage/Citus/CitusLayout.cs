@@ -405,33 +405,13 @@ sealed partial class CitusLayout(NpgsqlDataSource dataSource)
 
         // No FREEZE: Citus ignores it for distributed tables.
         public IRowWriter<Csv.UserRow> OpenUsers() => new NodeNamingWriter<Csv.UserRow>(new PostgresEtlStore.CopyWriter<Csv.UserRow>(_load,
-            $"COPY {Table("users")} (user_id, name, email, signup_date) FROM STDIN (FORMAT BINARY)", 4,
-            static (copy, row) =>
-            {
-                copy.WriteInt32(row.UserId);
-                copy.WriteText(row.Name);
-                copy.WriteText(row.Email);
-                copy.WriteDate(row.SignupDate);
-            }));
+            $"COPY {Table("users")} {LoadedRows.UserColumns} FROM STDIN (FORMAT BINARY)", 4, LoadedRows.WriteUser));
 
         public IRowWriter<Csv.CompoundRow> OpenCompounds() => new NodeNamingWriter<Csv.CompoundRow>(new PostgresEtlStore.CopyWriter<Csv.CompoundRow>(_load,
-            $"COPY {Table("compounds")} (compound_id, name, structure) FROM STDIN (FORMAT BINARY)", 3,
-            static (copy, row) =>
-            {
-                copy.WriteInt32(row.CompoundId);
-                copy.WriteText(row.Name);
-                copy.WriteText(row.Structure);
-            }));
+            $"COPY {Table("compounds")} {LoadedRows.CompoundColumns} FROM STDIN (FORMAT BINARY)", 3, LoadedRows.WriteCompound));
 
         public IRowWriter<Csv.ExperimentRow> OpenExperiments() => new NodeNamingWriter<Csv.ExperimentRow>(new PostgresEtlStore.CopyWriter<Csv.ExperimentRow>(_load,
-            $"COPY {Table("experiments")} (experiment_id, user_id, compound_ids, run_time) FROM STDIN (FORMAT BINARY)", 4,
-            static (copy, row) =>
-            {
-                copy.WriteInt32(row.ExperimentId);
-                copy.WriteInt32(row.UserId);
-                copy.WriteInt32Array(row.CompoundIds);
-                copy.WriteInt32(row.RunTime);
-            }));
+            $"COPY {Table("experiments")} {LoadedRows.ExperimentColumns} FROM STDIN (FORMAT BINARY)", 4, LoadedRows.WriteExperiment));
 
         public Pipeline.RunRecord Commit(Pipeline.DataSetFeatures features, Pipeline.RunRecord run, IReadOnlyList<Csv.RejectedRow> rejects,
             TimeProvider clock, CancellationToken cancellationToken)

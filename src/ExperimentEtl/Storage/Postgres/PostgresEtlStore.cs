@@ -309,35 +309,19 @@ public sealed partial class PostgresEtlStore(NpgsqlDataSource dataSource) : IEtl
             string.Concat(tables.Select(t => $"ALTER TABLE {t.Name}_next ADD CONSTRAINT {t.Name}_next_pkey PRIMARY KEY ({t.PrimaryKey});"));
 
         public IRowWriter<UserRow> OpenUsers() => new CopyWriter<UserRow>(_connection,
-            "COPY users_next (user_id, name, email, signup_date) FROM STDIN (FORMAT BINARY, FREEZE)", 4,
-            static (copy, row) =>
-            {
-                copy.WriteInt32(row.UserId);
-                copy.WriteText(row.Name);
-                copy.WriteText(row.Email);
-                copy.WriteDate(row.SignupDate);
-            });
+            $"COPY users_next {LoadedRows.UserColumns} FROM STDIN (FORMAT BINARY, FREEZE)", 4, LoadedRows.WriteUser);
 
         public IRowWriter<CompoundRow> OpenCompounds() => new CopyWriter<CompoundRow>(_connection,
-            "COPY compounds_next (compound_id, name, structure) FROM STDIN (FORMAT BINARY, FREEZE)", 3,
+            $"COPY compounds_next {LoadedRows.CompoundColumns} FROM STDIN (FORMAT BINARY, FREEZE)", 3,
             (copy, row) =>
             {
                 _compoundNames[row.CompoundId] = row.Name;
-                copy.WriteInt32(row.CompoundId);
-                copy.WriteText(row.Name);
-                copy.WriteText(row.Structure);
+                LoadedRows.WriteCompound(copy, row);
             });
 
         // Experiments are the last table written: once they are in, the keys can be built.
         public IRowWriter<ExperimentRow> OpenExperiments() => new CopyWriter<ExperimentRow>(_connection,
-            "COPY experiments_next (experiment_id, user_id, compound_ids, run_time) FROM STDIN (FORMAT BINARY, FREEZE)", 4,
-            static (copy, row) =>
-            {
-                copy.WriteInt32(row.ExperimentId);
-                copy.WriteInt32(row.UserId);
-                copy.WriteInt32Array(row.CompoundIds);
-                copy.WriteInt32(row.RunTime);
-            },
+            $"COPY experiments_next {LoadedRows.ExperimentColumns} FROM STDIN (FORMAT BINARY, FREEZE)", 4, LoadedRows.WriteExperiment,
             StartKeys);
 
         void StartKeys()
