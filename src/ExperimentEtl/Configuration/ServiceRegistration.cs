@@ -21,6 +21,9 @@ public static class ServiceRegistration
     {
         var builder = new NpgsqlConnectionStringBuilder(connectionString);
         builder.Options = $"{builder.Options} -c max_parallel_workers_per_gather=0".Trim();
+        // The service's statements set nothing beyond their transaction (SET LOCAL, transaction-level advisory locks),
+        // so a pooled connection need not be reset: the reset cost PostgreSQL 0.3 ms on every request.
+        builder.NoResetOnClose = true;
         return NpgsqlDataSource.Create(builder.ConnectionString);
     }
 

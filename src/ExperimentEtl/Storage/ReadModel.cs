@@ -1,4 +1,5 @@
 using System.Data.Common;
+using System.Globalization;
 using ExperimentEtl.Pipeline;
 
 namespace ExperimentEtl.Storage;
@@ -39,19 +40,31 @@ public sealed record DataSummary(
 /// </summary>
 public sealed class ReadModel(IEtlStore store)
 {
-    internal const string UsersPage = """
+    // A page of users and their tied favourites. The key bounds both sides of the join, so PostgreSQL reads 100 rows of
+    // each table wherever the page is (a merge join read user_features from its first row).
+    const string UsersPageTemplate = """
         WITH page AS (
             SELECT u.user_id, u.name, u.email, u.signup_date, f.experiment_count
             FROM users u JOIN user_features f ON f.user_id = u.user_id
-            WHERE u.user_id > $1 AND f.user_id > $1 AND (CAST($2 AS TEXT) IS NULL OR lower(u.name) LIKE CAST($2 AS TEXT) ESCAPE '\')
+            WHERE u.user_id > $1 AND f.user_id > $1 /*filter*/
             ORDER BY u.user_id
-            LIMIT $3)
+            LIMIT /*limit*/)
         SELECT p.user_id, p.name, p.email, p.signup_date, p.experiment_count, fav.compound_id, c.name, c.structure, fav.experiments
         FROM page p
         LEFT JOIN user_favorites fav ON fav.user_id = p.user_id
         LEFT JOIN compounds c ON c.compound_id = fav.compound_id
         ORDER BY p.user_id, fav.compound_id
         """;
+
+    /// <summary>The page's statement; with <paramref name="matching"/>, $2 is a lower-case LIKE pattern for the name.</summary>
+    /// <remarks>
+    /// PostgreSQL keeps these statements prepared and, after a few runs, plans them once. The page size is written into
+    /// the text (a number the endpoint checked, 1 to 1000) because that one plan must know it: with <c>LIMIT $n</c> the
+    /// plan assumed 11,000 rows and hash-joined all 1.7M favourites (181 ms a page instead of 1.7 ms).
+    /// </remarks>
+    internal static string UsersPage(int limit, bool matching) => UsersPageTemplate
+        .Replace("/*filter*/", matching ? @"AND lower(u.name) LIKE $2 ESCAPE '\'" : "", StringComparison.Ordinal)
+        .Replace("/*limit*/", limit.ToString(CultureInfo.InvariantCulture), StringComparison.Ordinal);
 
     const string CompoundsPage = """
         SELECT c.compound_id, c.name, c.structure, COALESCE(cf.experiments, 0), COALESCE(cf.users, 0)
@@ -79,7 +92,11 @@ public sealed class ReadModel(IEtlStore store)
     {
         var pattern = string.IsNullOrWhiteSpace(nameContains) ? null : "%" + EscapeLike(nameContains.Trim().ToLowerInvariant()) + "%";
         await using var connection = await store.OpenReadConnectionAsync(cancellationToken);
-        await using var command = Command(connection, UsersPage, after, pattern, limit);
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(limit);
+        await using var command = pattern is null
+            ? Command(connection, UsersPage(limit, matching: false), after)
+            : Command(connection, UsersPage(limit, matching: true), after, pattern);
+        await PrepareAsync(command, cancellationToken);
         await using var reader = await command.ExecuteReaderAsync(cancellationToken);
         var users = new List<UserDetail>();
         var ties = new List<CompoundRef>();
@@ -131,7 +148,7 @@ public sealed class ReadModel(IEtlStore store)
         await using var connection = await store.OpenReadConnectionAsync(cancellationToken);
         // Four statements, one data set: a run that commits meanwhile shows in all of them or in none.
         await using var snapshot = await store.BeginConsistentReadAsync(connection, cancellationToken);
-        DbCommand InSnapshot(string sql, params object?[] values)
+        DbCommand InSnapshot(string sql, params object[] values)
         {
             var command = Command(connection, sql, values);
             command.Transaction = snapshot;
@@ -189,8 +206,20 @@ public sealed class ReadModel(IEtlStore store)
         }
     }
 
+    /// <summary>
+    /// On PostgreSQL the statement is parsed once per connection and reused (Npgsql keeps it across the pool): parsing
+    /// and planning were half of PostgreSQL's time for a page of users. SQLite prepares every command anyway.
+    /// </summary>
+    static async Task PrepareAsync(DbCommand command, CancellationToken cancellationToken)
+    {
+        if (command is Npgsql.NpgsqlCommand)
+        {
+            await command.PrepareAsync(cancellationToken);
+        }
+    }
+
     /// <summary>A command with positional parameters <c>$1, $2, …</c>, which both databases understand.</summary>
-    static DbCommand Command(DbConnection connection, string sql, params object?[] values)
+    static DbCommand Command(DbConnection connection, string sql, params object[] values)
     {
         var command = connection.CreateCommand();
         command.CommandText = sql;
@@ -202,11 +231,7 @@ public sealed class ReadModel(IEtlStore store)
             {
                 parameter.ParameterName = "$" + (i + 1).ToString(System.Globalization.CultureInfo.InvariantCulture);
             }
-            parameter.Value = values[i] ?? DBNull.Value;
-            if (values[i] is null)
-            {
-                parameter.DbType = System.Data.DbType.String;
-            }
+            parameter.Value = values[i];
             command.Parameters.Add(parameter);
         }
         return command;

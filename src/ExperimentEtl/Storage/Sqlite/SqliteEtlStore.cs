@@ -1,4 +1,5 @@
 using System.Globalization;
+using System.Runtime.CompilerServices;
 using ExperimentEtl.Csv;
 using ExperimentEtl.Pipeline;
 using Microsoft.Data.Sqlite;
@@ -91,12 +92,19 @@ public sealed partial class SqliteEtlStore : IEtlStore, IDisposable
     /// <summary>True for the default database that lives as long as the process.</summary>
     public bool Ephemeral => _ephemeral is not null;
 
+    // The pooled SQLite handles whose settings are made: a pragma per open cost a page of users about a tenth of its time.
+    readonly ConditionalWeakTable<sqlite3, object> _configured = [];
+
     internal SqliteConnection Open()
     {
         var connection = new SqliteConnection(_connectionString);
         connection.Open();
-        // An ephemeral database need not survive a crash: its commits skip the disk flush.
-        Execute(connection, $"PRAGMA synchronous = {(Ephemeral ? "OFF" : "NORMAL")}; PRAGMA journal_size_limit = {WalSizeLimit};");
+        if (!_configured.TryGetValue(connection.Handle!, out _))
+        {
+            // An ephemeral database need not survive a crash: its commits skip the disk flush.
+            Execute(connection, $"PRAGMA synchronous = {(Ephemeral ? "OFF" : "NORMAL")}; PRAGMA journal_size_limit = {WalSizeLimit};");
+            _configured.AddOrUpdate(connection.Handle!, _configured);
+        }
         return connection;
     }
 
