@@ -11,8 +11,6 @@ namespace ExperimentEtl.Tests.Http;
 /// <summary>What a client and an operator see when something goes wrong: the answer, and what the log keeps.</summary>
 public sealed class FaultTests
 {
-    public static TheoryData<Backend> Backends => [Backend.Sqlite, Backend.SqliteFile, Backend.Postgres, Backend.Citus];
-
     /// <summary>A route that fails the way a bug does, added to the real pipeline after everything the app maps.</summary>
     sealed class FailingRoute : Microsoft.AspNetCore.Hosting.IStartupFilter
     {
@@ -45,7 +43,7 @@ public sealed class FaultTests
     }
 
     [Theory]
-    [MemberData(nameof(Backends))]
+    [MemberData(nameof(Backends.All), MemberType = typeof(Backends))]
     public async Task A_NUL_in_the_user_search_is_a_400_naming_the_parameter(Backend backend)
     {
         using var files = TestFiles.BundledSample();

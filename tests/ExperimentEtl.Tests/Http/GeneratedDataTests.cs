@@ -11,12 +11,10 @@ namespace ExperimentEtl.Tests.Http;
 /// </summary>
 public sealed class GeneratedDataTests
 {
-    public static TheoryData<Backend> Backends => [Backend.Sqlite, Backend.SqliteFile, Backend.Postgres, Backend.Citus];
-
     sealed record Experiment(int Id, int UserId, int[] CompoundIds);
 
     [Theory]
-    [MemberData(nameof(Backends))]
+    [MemberData(nameof(Backends.All), MemberType = typeof(Backends))]
     public async Task Report_and_users_match_an_independent_computation(Backend backend)
     {
         // Counts that are not multiples of a batch size, some users without experiments, a few users running most.

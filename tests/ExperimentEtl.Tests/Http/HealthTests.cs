@@ -5,10 +5,8 @@ namespace ExperimentEtl.Tests.Http;
 
 public sealed class HealthTests
 {
-    public static TheoryData<Backend> Backends => [Backend.Sqlite, Backend.SqliteFile, Backend.Postgres, Backend.Citus];
-
     [Theory]
-    [MemberData(nameof(Backends))]
+    [MemberData(nameof(Backends.All), MemberType = typeof(Backends))]
     public async Task Health_and_readiness_answer_200_on_a_working_database(Backend backend)
     {
         using var files = TestFiles.BundledSample();

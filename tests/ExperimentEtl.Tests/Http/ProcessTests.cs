@@ -61,10 +61,8 @@ public sealed class ProcessTests
         }
     }
 
-    public static TheoryData<Backend> Servers => [Backend.Postgres, Backend.Citus];
-
     [Theory]
-    [MemberData(nameof(Servers))]
+    [MemberData(nameof(Backends.Servers), MemberType = typeof(Backends))]
     public async Task Two_servers_on_one_database_run_one_run_at_a_time(Backend backend)
     {
         var database = await EtlAppFactory.CreateServerDatabaseAsync(backend);
@@ -92,11 +90,8 @@ public sealed class ProcessTests
         Assert.Equal("succeeded", run.GetProperty("status").GetString());
     }
 
-    // The backends whose data outlives the process (the default ephemeral one is checked for its clean-up below).
-    public static TheoryData<Backend> DurableBackends => [Backend.SqliteFile, Backend.Postgres, Backend.Citus];
-
     [Theory]
-    [MemberData(nameof(DurableBackends))]
+    [MemberData(nameof(Backends.Durable), MemberType = typeof(Backends))]
     public async Task A_server_killed_during_a_run_and_restarted_at_once_leaves_the_data_intact_and_marks_the_run_failed(Backend backend)
     {
         using var files = TestFiles.BundledSample();
@@ -111,7 +106,7 @@ public sealed class ProcessTests
     }
 
     [Theory]
-    [MemberData(nameof(Servers))]
+    [MemberData(nameof(Backends.Servers), MemberType = typeof(Backends))]
     public async Task The_run_of_a_killed_replica_is_marked_failed_by_a_surviving_replica_within_seconds(Backend backend)
     {
         var database = await EtlAppFactory.CreateServerDatabaseAsync(backend);
@@ -126,7 +121,7 @@ public sealed class ProcessTests
     }
 
     [Theory]
-    [MemberData(nameof(Servers))]
+    [MemberData(nameof(Backends.Servers), MemberType = typeof(Backends))]
     public async Task Deleting_the_run_of_a_killed_replica_ends_it_at_once(Backend backend)
     {
         var database = await EtlAppFactory.CreateServerDatabaseAsync(backend);
@@ -183,7 +178,7 @@ public sealed class ProcessTests
     }
 
     [Theory]
-    [MemberData(nameof(DurableBackends))]
+    [MemberData(nameof(Backends.Durable), MemberType = typeof(Backends))]
     public async Task Sigterm_during_a_run_cancels_and_rolls_it_back_and_the_process_exits_within_10_seconds(Backend backend)
     {
         using var files = TestFiles.BundledSample();

@@ -7,8 +7,6 @@ namespace ExperimentEtl.Tests.Http;
 /// <summary>The read API, the CSV report and the API documentation.</summary>
 public sealed class ReadApiTests
 {
-    public static TheoryData<Backend> Backends => [Backend.Sqlite, Backend.Postgres, Backend.Citus];
-
     // Ann ties compounds 1 and 2 (one experiment each) and repeats 2 inside one experiment; Ben has none; Cy has one.
     static TestFiles TieData() => new(
         users: "user_id,name,email,signup_date\n1,Ann,ann@x,2024-01-02\n2,Ben,ben@x,2024-01-03\n3,Cy,cy@x,2024-01-04",
@@ -16,7 +14,7 @@ public sealed class ReadApiTests
         experiments: "experiment_id,user_id,experiment_compound_ids,experiment_run_time\n1,1,2;2,5\n2,1,1,5\n3,3,2;3,5");
 
     [Theory]
-    [MemberData(nameof(Backends))]
+    [MemberData(nameof(Backends.All), MemberType = typeof(Backends))]
     public async Task Users_page_by_id_with_their_favourite_and_every_tie(Backend backend)
     {
         using var files = TieData();
@@ -50,7 +48,7 @@ public sealed class ReadApiTests
     }
 
     [Theory]
-    [MemberData(nameof(Backends))]
+    [MemberData(nameof(Backends.All), MemberType = typeof(Backends))]
     public async Task Compounds_and_summary_count_experiments_and_distinct_users(Backend backend)
     {
         using var files = TieData();

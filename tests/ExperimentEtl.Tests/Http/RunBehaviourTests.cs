@@ -10,8 +10,6 @@ namespace ExperimentEtl.Tests.Http;
 /// <summary>Atomic, repeatable, exclusive runs, seen through the HTTP API on every backend.</summary>
 public sealed class RunBehaviourTests
 {
-    public static TheoryData<Backend> Backends => [Backend.Sqlite, Backend.SqliteFile, Backend.Postgres, Backend.Citus];
-
     static async Task<string> ReportAsync(HttpClient client)
     {
         var response = await client.GetAsync("/report");
@@ -26,7 +24,7 @@ public sealed class RunBehaviourTests
     }
 
     [Theory]
-    [MemberData(nameof(Backends))]
+    [MemberData(nameof(Backends.All), MemberType = typeof(Backends))]
     public async Task Running_csv_twice_gives_the_same_report(Backend backend)
     {
         using var files = TestFiles.BundledSample();
@@ -42,7 +40,7 @@ public sealed class RunBehaviourTests
     }
 
     [Theory]
-    [MemberData(nameof(Backends))]
+    [MemberData(nameof(Backends.All), MemberType = typeof(Backends))]
     public async Task Invalid_input_answers_422_with_located_errors_and_keeps_the_previous_data(Backend backend)
     {
         using var files = TestFiles.BundledSample();
@@ -72,7 +70,7 @@ public sealed class RunBehaviourTests
     }
 
     [Theory]
-    [MemberData(nameof(Backends))]
+    [MemberData(nameof(Backends.All), MemberType = typeof(Backends))]
     public async Task A_missing_file_is_named_in_the_error(Backend backend)
     {
         using var files = new TestFiles(compounds: null);
@@ -85,7 +83,7 @@ public sealed class RunBehaviourTests
     }
 
     [Theory]
-    [MemberData(nameof(Backends))]
+    [MemberData(nameof(Backends.All), MemberType = typeof(Backends))]
     public async Task A_second_run_while_one_is_in_progress_answers_409_and_the_first_completes(Backend backend)
     {
         using var files = new TestFiles(users: null);
@@ -111,7 +109,7 @@ public sealed class RunBehaviourTests
     }
 
     [Theory]
-    [MemberData(nameof(Backends))]
+    [MemberData(nameof(Backends.All), MemberType = typeof(Backends))]
     public async Task Readers_see_the_previous_report_while_a_run_loads_then_the_new_one(Backend backend)
     {
         await using var held = await HeldRun.StartAsync(backend);
@@ -133,7 +131,7 @@ public sealed class RunBehaviourTests
     }
 
     [Theory]
-    [MemberData(nameof(Backends))]
+    [MemberData(nameof(Backends.All), MemberType = typeof(Backends))]
     public async Task Concurrent_readers_across_a_commit_all_get_answers_of_the_old_or_the_new_data_set(Backend backend)
     {
         await using var held = await HeldRun.StartAsync(backend);

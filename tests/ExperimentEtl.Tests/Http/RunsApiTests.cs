@@ -8,8 +8,6 @@ namespace ExperimentEtl.Tests.Http;
 /// <summary>The runs API: start, follow, list, upload, lenient mode and rejects, cancel, 409, API key.</summary>
 public sealed class RunsApiTests
 {
-    public static TheoryData<Backend> Backends => [Backend.Sqlite, Backend.SqliteFile, Backend.Postgres, Backend.Citus];
-
     const string Runs = "/api/etl/runs";
 
     static MultipartFormDataContent Upload(string? users = TestFiles.SeedUsers, string? experiments = TestFiles.SeedExperiments, string? compounds = TestFiles.SeedCompounds)
@@ -44,7 +42,7 @@ public sealed class RunsApiTests
     }
 
     [Theory]
-    [MemberData(nameof(Backends))]
+    [MemberData(nameof(Backends.All), MemberType = typeof(Backends))]
     public async Task A_started_run_answers_202_with_its_location_and_is_followed_to_success(Backend backend)
     {
         using var files = TestFiles.BundledSample();
@@ -77,7 +75,7 @@ public sealed class RunsApiTests
     }
 
     [Theory]
-    [MemberData(nameof(Backends))]
+    [MemberData(nameof(Backends.All), MemberType = typeof(Backends))]
     public async Task Runs_are_listed_newest_first_in_pages(Backend backend)
     {
         using var files = TestFiles.BundledSample();
@@ -102,7 +100,7 @@ public sealed class RunsApiTests
     }
 
     [Theory]
-    [MemberData(nameof(Backends))]
+    [MemberData(nameof(Backends.All), MemberType = typeof(Backends))]
     public async Task Uploaded_files_are_loaded_and_removed_afterwards(Backend backend)
     {
         using var files = TestFiles.BundledSample();
@@ -154,7 +152,7 @@ public sealed class RunsApiTests
     }
 
     [Theory]
-    [MemberData(nameof(Backends))]
+    [MemberData(nameof(Backends.All), MemberType = typeof(Backends))]
     public async Task Two_starts_at_once_give_one_run_and_a_conflict_that_names_it(Backend backend)
     {
         using var files = TestFiles.BundledSample();
@@ -203,7 +201,7 @@ public sealed class RunsApiTests
     }
 
     [Theory]
-    [MemberData(nameof(Backends))]
+    [MemberData(nameof(Backends.All), MemberType = typeof(Backends))]
     public async Task A_lenient_run_loads_the_valid_rows_and_records_each_rejected_one(Backend backend)
     {
         using var files = new TestFiles(
@@ -243,7 +241,7 @@ public sealed class RunsApiTests
     }
 
     [Theory]
-    [MemberData(nameof(Backends))]
+    [MemberData(nameof(Backends.All), MemberType = typeof(Backends))]
     public async Task A_strict_run_with_wait_answers_422_and_its_record_keeps_the_errors(Backend backend)
     {
         using var files = new TestFiles(experiments: "experiment_id,user_id,experiment_compound_ids,experiment_run_time\n1,1,1,soon");
@@ -262,7 +260,7 @@ public sealed class RunsApiTests
     }
 
     [Theory]
-    [MemberData(nameof(Backends))]
+    [MemberData(nameof(Backends.All), MemberType = typeof(Backends))]
     public async Task A_second_start_answers_409_naming_the_running_run_and_delete_cancels_it(Backend backend)
     {
         using var files = TestFiles.BundledSample();

@@ -6,10 +6,8 @@ namespace ExperimentEtl.Tests.Http;
 /// <summary>The seed's README walk-through, on every backend: setup, csv, report.</summary>
 public sealed class SeedEndpointTests
 {
-    public static TheoryData<Backend> Backends => [Backend.Sqlite, Backend.SqliteFile, Backend.Postgres, Backend.Citus];
-
     [Theory]
-    [MemberData(nameof(Backends))]
+    [MemberData(nameof(Backends.All), MemberType = typeof(Backends))]
     public async Task Bundled_sample_gives_the_documented_report(Backend backend)
     {
         using var files = TestFiles.BundledSample();
@@ -36,7 +34,7 @@ public sealed class SeedEndpointTests
     }
 
     [Theory]
-    [MemberData(nameof(Backends))]
+    [MemberData(nameof(Backends.All), MemberType = typeof(Backends))]
     public async Task Report_before_any_run_is_empty(Backend backend)
     {
         using var files = TestFiles.BundledSample();

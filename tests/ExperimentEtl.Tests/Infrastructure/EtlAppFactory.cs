@@ -17,6 +17,18 @@ public enum Backend
     Citus,
 }
 
+/// <summary>The backends a theory runs on, named once for every test class.</summary>
+public static class Backends
+{
+    public static TheoryData<Backend> All => [Backend.Sqlite, Backend.SqliteFile, Backend.Postgres, Backend.Citus];
+
+    /// <summary>Database servers, which several service processes can share.</summary>
+    public static TheoryData<Backend> Servers => [Backend.Postgres, Backend.Citus];
+
+    /// <summary>The backends whose data outlives the process (the default ephemeral one is deleted with it).</summary>
+    public static TheoryData<Backend> Durable => [Backend.SqliteFile, Backend.Postgres, Backend.Citus];
+}
+
 /// <summary>The real app in memory (<c>WebApplicationFactory</c>) on a fresh database of the chosen kind.</summary>
 public sealed class EtlAppFactory : WebApplicationFactory<Program>
 {
