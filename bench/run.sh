@@ -8,6 +8,9 @@
 #   4. repeats BENCH_REPS times (default 3) each of
 #        floor      psql's \copy of the three raw files, each line into a one-column text table (FORMAT text with a
 #                   delimiter that never occurs, so PostgreSQL only splits lines): durable tables, one transaction;
+#        typed      the second floor (bench/typed-floor.sh): PostgreSQL alone storing the service's typed rows, from
+#                   server-side binary COPY files dumped once from the service's tables, then adding the primary
+#                   keys, one transaction; needs the throwaway cluster and runs after postgres;
 #        postgres   a fresh server process on PostgreSQL: time of GET /csv (the whole run, answered at commit) plus
 #                   GET /report (the full report, downloaded and thrown away); peak RSS of the process (VmHWM);
 #        sqlite     the same on a SQLite file (deleted before each repetition);
@@ -15,14 +18,14 @@
 #        citus      the same on a local Citus cluster (scripts/citus-cluster.sh: a coordinator and two workers, all on
 #                   this machine) unless BENCH_CITUS_URL names a coordinator; only when BENCH_TARGETS includes it;
 #      peak RSS is read after /csv (the run) and after /report;
-#   5. prints the medians: seconds, rows/s, MB/s (of the input files), peak RSS and the ratio to the floor, and
-#      writes them to bench/out/.
+#   5. prints the medians: seconds, rows/s, MB/s (of the input files), peak RSS and the ratios to both floors (raw
+#      \copy and typed, when measured) and the load average at each repetition, and writes them to bench/out/.
 # Environment:
 #   BENCH_REPS (3)  BENCH_SEED (42)  BENCH_DATA_DIR (${TMPDIR:-/tmp}/experiment-etl-bench: generated files, kept)
 #   BENCH_DATABASE_URL  an existing PostgreSQL to use instead of a throwaway one: its ETL tables are REPLACED and
 #                       bench_raw_* tables are created and dropped in it
 #   BENCH_RUN_TIMEOUT (3600)  seconds one /csv may take    BENCH_READY_TIMEOUT (120)  seconds to wait for /readyz
-#   BENCH_TARGETS ("floor postgres sqlite")  which to run, in this order each repetition; also citus (above), postgres-otel and
+#   BENCH_TARGETS ("floor postgres typed sqlite")  which to run, in this order each repetition; also citus (above), postgres-otel and
 #                       sqlite-otel: the same with telemetry exported (OTLP/HTTP to bench/otlp-sink.py, a stand-in
 #                       collector, metrics every second) and /metrics scraped every second during the run
 #   BENCH_CITUS_URL  an existing Citus coordinator (with workers) to use for the citus target: its ETL tables are REPLACED
@@ -54,7 +57,7 @@ seed=${BENCH_SEED:-42}
 run_timeout=${BENCH_RUN_TIMEOUT:-3600}
 ready_timeout=${BENCH_READY_TIMEOUT:-120}
 lock_timeout=${BENCH_LOCK_TIMEOUT:-7200}
-targets=${BENCH_TARGETS:-floor postgres sqlite}
+targets=${BENCH_TARGETS:-floor postgres typed sqlite}
 read -r -a server_env <<<"${BENCH_SERVER_ENV:-}"
 data_root=${BENCH_DATA_DIR:-${TMPDIR:-/tmp}/experiment-etl-bench}
 data_dir="$data_root/$size-seed$seed"
@@ -62,6 +65,8 @@ data_dir="$data_root/$size-seed$seed"
 out_dir="$repo/bench/out"
 [[ "$reps" =~ ^[1-9][0-9]?$ ]] || { echo "BENCH_REPS must be 1..99" >&2; exit 2; }
 
+# shellcheck source=bench/typed-floor.sh
+. "$repo/bench/typed-floor.sh"
 for tool in curl jq psql dotnet awk flock; do
   command -v "$tool" >/dev/null || { echo "error: $tool is not installed" >&2; exit 1; }
 done
@@ -206,7 +211,7 @@ CREATE TABLE bench_raw_experiments (line text);
 \\copy bench_raw_experiments FROM '$data_dir/user_experiments.csv' WITH (FORMAT text, DELIMITER E'\\x01')
 SQL
 
-declare -A seconds rss csv_rss csv_seconds report_seconds
+declare -A seconds rss csv_rss csv_seconds report_seconds load_avg
 run_floor() {
   local rep=$1 t0 t1 lines
   pg -c 'DROP TABLE IF EXISTS bench_raw_users, bench_raw_compounds, bench_raw_experiments' -c 'CHECKPOINT'
@@ -293,8 +298,14 @@ pg_log_offset=0
 [ -n "$pg_dir" ] && pg_log_offset=$(stat -c %s "$pg_dir/server.log")
 for rep in $(seq 1 "$reps"); do
   for target in $targets; do
+    # The machine is shared: the load average when each figure was taken (1-minute figure, before it).
+    load_avg[$target,$rep]=$(cut -d' ' -f1 /proc/loadavg)
     case "$target" in
       floor) run_floor "$rep" ;;
+      typed)
+        [[ " $targets " == *" postgres "*"typed "* ]] || die "the typed target needs postgres before it in BENCH_TARGETS"
+        run_typed "$rep"
+        ;;
       postgres | postgres-otel)
         [ -n "$pg_dir" ] && pg_log_offset=$(stat -c %s "$pg_dir/server.log")
         run_service "$target" "$rep"
@@ -311,6 +322,7 @@ for rep in $(seq 1 "$reps"); do
   done
 done
 pg -c 'DROP TABLE IF EXISTS bench_raw_users, bench_raw_compounds, bench_raw_experiments'
+[ -z "$typed_dir" ] || typed_drop
 
 # ---- report -----------------------------------------------------------------------------------------------
 result="$out_dir/$size-$shape-$(date -u +%Y%m%dT%H%M%SZ).txt"
@@ -329,34 +341,47 @@ result="$out_dir/$size-$shape-$(date -u +%Y%m%dT%H%M%SZ).txt"
     "$total_rows rows, $(awk -v b="$total_bytes" 'BEGIN { printf "%.1f", b / 1e6 }') MB)"
   echo "each figure: the median of $reps repetitions"
   echo
-  floor_median=""
-  printf '| %-10s | %9s | %12s | %8s | %12s | %8s |\n' target seconds rows/s MB/s "run RSS MB" "x floor"
-  printf '| %-10s | %9s | %12s | %8s | %12s | %8s |\n' --- ---: ---: ---: ---: ---:
+  declare -A medians csv_medians
   for target in $targets; do
     values=()
-    rss_values=()
+    csv_values=()
     for rep in $(seq 1 "$reps"); do
       values+=("${seconds[$target,$rep]}")
+      [ -n "${csv_seconds[$target,$rep]:-}" ] && csv_values+=("${csv_seconds[$target,$rep]}")
+    done
+    medians[$target]=$(median "${values[@]}")
+    # The floors have no /csv: their whole time stands for it.
+    csv_medians[$target]=${medians[$target]}
+    [ ${#csv_values[@]} -gt 0 ] && csv_medians[$target]=$(median "${csv_values[@]}")
+  done
+  # ratio SECONDS FLOOR: SECONDS over that floor's median, or n/a when the floor was not measured.
+  ratio() { [ -n "${medians[$2]:-}" ] && awk -v a="$1" -v b="${medians[$2]}" 'BEGIN { printf "%.2f", a / b }' || echo n/a; }
+  echo "seconds: /csv + /report for the service; x floor, x typed: over the raw \\copy floor and the typed floor; /csv x: the run alone"
+  printf '| %-10s | %9s | %12s | %8s | %10s | %7s | %7s | %8s | %12s | %12s |\n' \
+    target seconds rows/s MB/s "run RSS MB" "x floor" "x typed" "/csv s" "/csv x floor" "/csv x typed"
+  printf '| %-10s | %9s | %12s | %8s | %10s | %7s | %7s | %8s | %12s | %12s |\n' --- ---: ---: ---: ---: ---: ---: ---: ---: ---:
+  for target in $targets; do
+    rss_values=()
+    for rep in $(seq 1 "$reps"); do
       [ -n "${csv_rss[$target,$rep]:-}" ] && rss_values+=("${csv_rss[$target,$rep]}")
     done
-    m=$(median "${values[@]}")
-    [ "$target" = floor ] && floor_median=$m
+    m=${medians[$target]}
+    c=${csv_medians[$target]}
     peak="n/a"
     [ ${#rss_values[@]} -gt 0 ] && peak=$(median "${rss_values[@]}")
-    ratio="n/a"
-    [ -n "$floor_median" ] && ratio=$(awk -v a="$m" -v b="$floor_median" 'BEGIN { printf "%.2f", a / b }')
-    awk -v t="$target" -v s="$m" -v r="$total_rows" -v b="$total_bytes" -v p="$peak" -v x="$ratio" \
-      'BEGIN { printf "| %-10s | %9.3f | %12.0f | %8.1f | %12s | %8s |\n", t, s, r / s, b / 1e6 / s, p, x }'
+    awk -v t="$target" -v s="$m" -v r="$total_rows" -v b="$total_bytes" -v p="$peak" -v x="$(ratio "$m" floor)" -v y="$(ratio "$m" typed)" \
+      -v c="$c" -v cx="$(ratio "$c" floor)" -v cy="$(ratio "$c" typed)" \
+      'BEGIN { printf "| %-10s | %9.3f | %12.0f | %8.1f | %10s | %7s | %7s | %8.3f | %12s | %12s |\n", t, s, r / s, b / 1e6 / s, p, x, y, c, cx, cy }'
   done
   echo
-  echo "repetitions (seconds; for the service: /csv + /report, peak RSS MB after /csv / after /report):"
+  echo "repetitions (seconds; for the service: /csv + /report, peak RSS MB after /csv / after /report; [load average before]):"
   for target in $targets; do
     line="  $(printf '%-9s' "$target")"
     for rep in $(seq 1 "$reps"); do
-      if [ "$target" = floor ]; then
-        line+=" ${seconds[$target,$rep]}"
+      if [ "$target" = floor ] || [ "$target" = typed ]; then
+        line+=" ${seconds[$target,$rep]} [${load_avg[$target,$rep]}]"
       else
-        line+=" ${seconds[$target,$rep]} (${csv_seconds[$target,$rep]} + ${report_seconds[$target,$rep]}, ${csv_rss[$target,$rep]}/${rss[$target,$rep]} MB)"
+        line+=" ${seconds[$target,$rep]} (${csv_seconds[$target,$rep]} + ${report_seconds[$target,$rep]}, ${csv_rss[$target,$rep]}/${rss[$target,$rep]} MB) [${load_avg[$target,$rep]}]"
       fi
     done
     echo "$line"
