@@ -67,6 +67,8 @@ out_dir="$repo/bench/out"
 
 # shellcheck source=bench/typed-floor.sh
 . "$repo/bench/typed-floor.sh"
+# shellcheck source=bench/cpu.sh
+. "$repo/bench/cpu.sh"
 for tool in curl jq psql dotnet awk flock; do
   command -v "$tool" >/dev/null || { echo "error: $tool is not installed" >&2; exit 1; }
 done
@@ -211,13 +213,15 @@ CREATE TABLE bench_raw_experiments (line text);
 \\copy bench_raw_experiments FROM '$data_dir/user_experiments.csv' WITH (FORMAT text, DELIMITER E'\\x01')
 SQL
 
-declare -A seconds rss csv_rss csv_seconds report_seconds load_avg
+declare -A seconds rss csv_rss csv_seconds report_seconds load_avg cpu
 run_floor() {
-  local rep=$1 t0 t1 lines
+  local rep=$1 t0 t1 lines c0
   pg -c 'DROP TABLE IF EXISTS bench_raw_users, bench_raw_compounds, bench_raw_experiments' -c 'CHECKPOINT'
+  c0=$(cpu_ticks)
   t0=$EPOCHREALTIME
   pg -1 -f "$work/floor.sql"
   t1=$EPOCHREALTIME
+  cpu[floor,$rep]=$(cpu_seconds "$c0" "$(cpu_ticks)")
   lines=$(pg -Atc 'SELECT (SELECT count(*) FROM bench_raw_users) + (SELECT count(*) FROM bench_raw_compounds)
                           + (SELECT count(*) FROM bench_raw_experiments)')
   # Every physical line: the rows, three headers and users.csv's blank line.
@@ -229,7 +233,7 @@ run_floor() {
 
 # run_service postgres|sqlite[-otel]|ephemeral|citus REP: one fresh server process, /csv then /report.
 run_service() {
-  local target=$1 rep=$2 url port code t0 t1 t2 answer telemetry_env=()
+  local target=$1 rep=$2 url port code t0 t1 t2 answer c0 telemetry_env=()
   if [[ "$target" == *-otel ]]; then
     telemetry_env=(OTEL_EXPORTER_OTLP_ENDPOINT="http://127.0.0.1:$sink_port" OTEL_EXPORTER_OTLP_PROTOCOL=http/protobuf
       OTEL_METRIC_EXPORT_INTERVAL=1000 OTEL_SERVICE_NAME=experiment-etl-bench)
@@ -267,9 +271,12 @@ run_service() {
     (while :; do curl -sS --max-time 5 -o /dev/null "$base/metrics" || true; sleep 1; done) 9>&- &
     scrape_pid=$!
   fi
+  c0=$(cpu_ticks "$server_pid")
   t0=$EPOCHREALTIME
   code=$(curl -sS --max-time "$run_timeout" -o "$answer" -w '%{http_code}' "$base/csv") || code=000
   t1=$EPOCHREALTIME
+  # The service and the throwaway cluster (a Citus cluster's nodes are not counted).
+  cpu[$target,$rep]=$(cpu_seconds "$c0" "$(cpu_ticks "$server_pid")")
   [ "$code" = 200 ] || { head -c 2000 "$answer" >&2; tail -n 20 "$work/server-$target-$rep.log" >&2; die "$target: /csv answered HTTP $code"; }
   csv_rss[$target,$rep]=$(awk '/^VmHWM:/ { printf "%.0f", $2 / 1024 }' "/proc/$server_pid/status")
   code=$(curl -sS --max-time "$run_timeout" -o /dev/null -w '%{http_code}' "$base/report") || code=000
@@ -356,10 +363,11 @@ result="$out_dir/$size-$shape-$(date -u +%Y%m%dT%H%M%SZ).txt"
   done
   # ratio SECONDS FLOOR: SECONDS over that floor's median, or n/a when the floor was not measured.
   ratio() { [ -n "${medians[$2]:-}" ] && awk -v a="$1" -v b="${medians[$2]}" 'BEGIN { printf "%.2f", a / b }' || echo n/a; }
-  echo "seconds: /csv + /report for the service; x floor, x typed: over the raw \\copy floor and the typed floor; /csv x: the run alone"
-  printf '| %-10s | %9s | %12s | %8s | %10s | %7s | %7s | %8s | %12s | %12s |\n' \
-    target seconds rows/s MB/s "run RSS MB" "x floor" "x typed" "/csv s" "/csv x floor" "/csv x typed"
-  printf '| %-10s | %9s | %12s | %8s | %10s | %7s | %7s | %8s | %12s | %12s |\n' --- ---: ---: ---: ---: ---: ---: ---: ---: ---:
+  echo "seconds: /csv + /report for the service; x floor, x typed: over the raw \\copy floor and the typed floor; /csv x: the run alone;"
+  echo "CPU s: CPU seconds of /csv (the service and the throwaway cluster) or of a floor (psql and the cluster); cores: CPU s / /csv s"
+  printf '| %-10s | %9s | %12s | %8s | %10s | %7s | %7s | %8s | %12s | %12s | %6s | %5s |\n' \
+    target seconds rows/s MB/s "run RSS MB" "x floor" "x typed" "/csv s" "/csv x floor" "/csv x typed" "CPU s" cores
+  printf '| %-10s | %9s | %12s | %8s | %10s | %7s | %7s | %8s | %12s | %12s | %6s | %5s |\n' --- ---: ---: ---: ---: ---: ---: ---: ---: ---: ---: ---:
   for target in $targets; do
     rss_values=()
     for rep in $(seq 1 "$reps"); do
@@ -369,19 +377,27 @@ result="$out_dir/$size-$shape-$(date -u +%Y%m%dT%H%M%SZ).txt"
     c=${csv_medians[$target]}
     peak="n/a"
     [ ${#rss_values[@]} -gt 0 ] && peak=$(median "${rss_values[@]}")
+    cpu_values=()
+    for rep in $(seq 1 "$reps"); do [ -n "${cpu[$target,$rep]:-}" ] && cpu_values+=("${cpu[$target,$rep]}"); done
+    cpu_median=n/a
+    cores=n/a
+    if [ ${#cpu_values[@]} -gt 0 ]; then
+      cpu_median=$(median "${cpu_values[@]}")
+      cores=$(awk -v a="$cpu_median" -v b="$c" 'BEGIN { printf "%.2f", a / b }')
+    fi
     awk -v t="$target" -v s="$m" -v r="$total_rows" -v b="$total_bytes" -v p="$peak" -v x="$(ratio "$m" floor)" -v y="$(ratio "$m" typed)" \
-      -v c="$c" -v cx="$(ratio "$c" floor)" -v cy="$(ratio "$c" typed)" \
-      'BEGIN { printf "| %-10s | %9.3f | %12.0f | %8.1f | %10s | %7s | %7s | %8.3f | %12s | %12s |\n", t, s, r / s, b / 1e6 / s, p, x, y, c, cx, cy }'
+      -v c="$c" -v cx="$(ratio "$c" floor)" -v cy="$(ratio "$c" typed)" -v u="$cpu_median" -v k="$cores" \
+      'BEGIN { printf "| %-10s | %9.3f | %12.0f | %8.1f | %10s | %7s | %7s | %8.3f | %12s | %12s | %6s | %5s |\n", t, s, r / s, b / 1e6 / s, p, x, y, c, cx, cy, u, k }'
   done
   echo
-  echo "repetitions (seconds; for the service: /csv + /report, peak RSS MB after /csv / after /report; [load average before]):"
+  echo "repetitions (seconds; for the service: /csv + /report, peak RSS MB after /csv / after /report; {CPU s}; [load average before]):"
   for target in $targets; do
     line="  $(printf '%-9s' "$target")"
     for rep in $(seq 1 "$reps"); do
       if [ "$target" = floor ] || [ "$target" = typed ]; then
-        line+=" ${seconds[$target,$rep]} [${load_avg[$target,$rep]}]"
+        line+=" ${seconds[$target,$rep]} {${cpu[$target,$rep]}} [${load_avg[$target,$rep]}]"
       else
-        line+=" ${seconds[$target,$rep]} (${csv_seconds[$target,$rep]} + ${report_seconds[$target,$rep]}, ${csv_rss[$target,$rep]}/${rss[$target,$rep]} MB) [${load_avg[$target,$rep]}]"
+        line+=" ${seconds[$target,$rep]} (${csv_seconds[$target,$rep]} + ${report_seconds[$target,$rep]}, ${csv_rss[$target,$rep]}/${rss[$target,$rep]} MB) {${cpu[$target,$rep]}} [${load_avg[$target,$rep]}]"
       fi
     done
     echo "$line"

@@ -46,13 +46,15 @@ typed_prepare() {
 typed_drop() { pg -c "DROP TABLE IF EXISTS $(printf 'bench_typed_%s, ' "${typed_tables[@]}" | sed 's/, $//')"; }
 
 run_typed() {
-  local rep=$1 t0 t1 rows
+  local rep=$1 t0 t1 rows c0
   typed_prepare
   typed_drop
   pg -c 'CHECKPOINT'
+  c0=$(cpu_ticks)
   t0=$EPOCHREALTIME
   pg -1 -f "$work/typed.sql"
   t1=$EPOCHREALTIME
+  cpu[typed,$rep]=$(cpu_seconds "$c0" "$(cpu_ticks)")
   rows=$(pg -Atc 'SELECT (SELECT count(*) FROM bench_typed_users) + (SELECT count(*) FROM bench_typed_compounds)
                          + (SELECT count(*) FROM bench_typed_experiments)')
   [ "$rows" -eq "$typed_rows" ] || die "typed: loaded $rows rows, expected $typed_rows"

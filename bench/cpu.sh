@@ -1,0 +1,28 @@
+# Sourced by bench/run.sh: CPU seconds spent during a measurement, so that "both cores busy" can be read as
+# (CPU seconds) / (wall seconds), and so that runs on a shared machine can be compared by the work they did.
+# Counts the throwaway cluster's processes (the postmaster, its live children, and what its exited children used),
+# the benchmark's own exited children (psql) and, for the service, its process. Linux /proc only.
+# shellcheck shell=bash
+
+clock_ticks=$(getconf CLK_TCK)
+
+# proc_ticks PID [all]: utime+stime of PID, with "all" also what its exited, reaped children used; 0 once gone.
+proc_ticks() {
+  # After "pid (comm) " the fields shift by two: utime is $12, stime $13, cutime $14, cstime $15.
+  awk -v all="${2:-}" '{ sub(/^.*\) /, ""); print $12 + $13 + (all ? $14 + $15 : 0) }' "/proc/$1/stat" 2>/dev/null || echo 0
+}
+
+# cpu_ticks [SERVER_PID]: the cluster's ticks + this script's reaped children + the server's, now.
+cpu_ticks() {
+  local total pm pid
+  total=$(proc_ticks $$ all)
+  [ -z "${1:-}" ] || total=$((total + $(proc_ticks "$1")))
+  if [ -n "$pg_dir" ] && pm=$(head -n 1 "$pg_dir/data/postmaster.pid" 2>/dev/null); then
+    total=$((total + $(proc_ticks "$pm" all)))
+    for pid in $(pgrep -P "$pm"); do total=$((total + $(proc_ticks "$pid"))); done
+  fi
+  echo "$total"
+}
+
+# cpu_seconds TICKS_BEFORE TICKS_AFTER
+cpu_seconds() { awk -v a="$1" -v b="$2" -v hz="$clock_ticks" 'BEGIN { printf "%.1f", (b - a) / hz }'; }
