@@ -213,7 +213,7 @@ CREATE TABLE bench_raw_experiments (line text);
 \\copy bench_raw_experiments FROM '$data_dir/user_experiments.csv' WITH (FORMAT text, DELIMITER E'\\x01')
 SQL
 
-declare -A seconds rss csv_rss csv_seconds report_seconds load_avg cpu
+declare -A seconds rss csv_rss csv_seconds report_seconds load_avg cpu service_cpu
 run_floor() {
   local rep=$1 t0 t1 lines c0
   pg -c 'DROP TABLE IF EXISTS bench_raw_users, bench_raw_compounds, bench_raw_experiments' -c 'CHECKPOINT'
@@ -233,7 +233,7 @@ run_floor() {
 
 # run_service postgres|sqlite[-otel]|ephemeral|citus REP: one fresh server process, /csv then /report.
 run_service() {
-  local target=$1 rep=$2 url port code t0 t1 t2 answer c0 telemetry_env=()
+  local target=$1 rep=$2 url port code t0 t1 t2 answer c0 s0 telemetry_env=()
   if [[ "$target" == *-otel ]]; then
     telemetry_env=(OTEL_EXPORTER_OTLP_ENDPOINT="http://127.0.0.1:$sink_port" OTEL_EXPORTER_OTLP_PROTOCOL=http/protobuf
       OTEL_METRIC_EXPORT_INTERVAL=1000 OTEL_SERVICE_NAME=experiment-etl-bench)
@@ -272,11 +272,13 @@ run_service() {
     scrape_pid=$!
   fi
   c0=$(cpu_ticks "$server_pid")
+  s0=$(proc_ticks "$server_pid")
   t0=$EPOCHREALTIME
   code=$(curl -sS --max-time "$run_timeout" -o "$answer" -w '%{http_code}' "$base/csv") || code=000
   t1=$EPOCHREALTIME
   # The service and the throwaway cluster (a Citus cluster's nodes are not counted).
   cpu[$target,$rep]=$(cpu_seconds "$c0" "$(cpu_ticks "$server_pid")")
+  service_cpu[$target,$rep]=$(cpu_seconds "$s0" "$(proc_ticks "$server_pid")")
   [ "$code" = 200 ] || { head -c 2000 "$answer" >&2; tail -n 20 "$work/server-$target-$rep.log" >&2; die "$target: /csv answered HTTP $code"; }
   csv_rss[$target,$rep]=$(awk '/^VmHWM:/ { printf "%.0f", $2 / 1024 }' "/proc/$server_pid/status")
   code=$(curl -sS --max-time "$run_timeout" -o /dev/null -w '%{http_code}' "$base/report") || code=000
@@ -390,14 +392,14 @@ result="$out_dir/$size-$shape-$(date -u +%Y%m%dT%H%M%SZ).txt"
       'BEGIN { printf "| %-10s | %9.3f | %12.0f | %8.1f | %10s | %7s | %7s | %8.3f | %12s | %12s | %6s | %5s |\n", t, s, r / s, b / 1e6 / s, p, x, y, c, cx, cy, u, k }'
   done
   echo
-  echo "repetitions (seconds; for the service: /csv + /report, peak RSS MB after /csv / after /report; {CPU s}; [load average before]):"
+  echo "repetitions (seconds; for the service: /csv + /report, peak RSS MB after /csv / after /report; {CPU s of /csv: all / the service's own}; [load average before]):"
   for target in $targets; do
     line="  $(printf '%-9s' "$target")"
     for rep in $(seq 1 "$reps"); do
       if [ "$target" = floor ] || [ "$target" = typed ]; then
         line+=" ${seconds[$target,$rep]} {${cpu[$target,$rep]}} [${load_avg[$target,$rep]}]"
       else
-        line+=" ${seconds[$target,$rep]} (${csv_seconds[$target,$rep]} + ${report_seconds[$target,$rep]}, ${csv_rss[$target,$rep]}/${rss[$target,$rep]} MB) {${cpu[$target,$rep]}} [${load_avg[$target,$rep]}]"
+        line+=" ${seconds[$target,$rep]} (${csv_seconds[$target,$rep]} + ${report_seconds[$target,$rep]}, ${csv_rss[$target,$rep]}/${rss[$target,$rep]} MB) {${cpu[$target,$rep]} / ${service_cpu[$target,$rep]}} [${load_avg[$target,$rep]}]"
       fi
     done
     echo "$line"
