@@ -177,46 +177,6 @@ public sealed class ProcessTests
         Assert.Equal(before, await ReportAsync(restarted.Client));
     }
 
-    [Fact]
-    public async Task A_server_killed_after_its_experiments_were_committed_as_staging_leaves_the_data_intact_and_the_next_run_cleans_up()
-    {
-        var database = await TestPostgres.CreateDatabaseAsync();
-        using var files = TestFiles.BundledSample();
-        string before;
-        await using (var server = await ServerProcess.StartAsync(Environment(database, files.Directory)))
-        {
-            Assert.Equal(HttpStatusCode.OK, (await server.Client.GetAsync("/csv")).StatusCode);
-            before = await ReportAsync(server.Client);
-            files.Write("user_experiments.csv", ExperimentsHeader + "\n" + string.Join("\n", Enumerable.Range(1, 500).Select(i => Experiment(i))));
-
-            // Hold the run before its commit, until both halves of its experiments are keyed and committed as staging.
-            await using var held = await HeldFeatureTables.HoldAsync(database);
-            Assert.Equal(HttpStatusCode.Accepted, (await server.Client.PostAsync("/api/etl/runs", null)).StatusCode);
-            await held.WaitForLoadAsync();
-            await WaitUntilAsync(async () => await ScalarAsync<long>(database,
-                "SELECT count(*) FROM pg_indexes WHERE indexname IN ('experiments_next_p0_pkey', 'experiments_next_p1_pkey')") == 2);
-            await server.KillAsync();
-            await held.ReleaseAsync();
-        }
-
-        await using var restarted = await ServerProcess.StartAsync(Environment(database, files.Directory));
-        Assert.Equal(before, await ReportAsync(restarted.Client));
-        Assert.Equal(11L, await ScalarAsync<long>(database, "SELECT count(*) FROM experiments")); // the bundled sample's
-
-        await WaitForNoLoadLockAsync(database);
-        Assert.Equal(HttpStatusCode.OK, (await restarted.Client.GetAsync("/csv")).StatusCode);
-        Assert.Equal(500L, await ScalarAsync<long>(database, "SELECT count(*) FROM experiments"));
-        Assert.Equal(0L, await ScalarAsync<long>(database, "SELECT count(*) FROM pg_tables WHERE tablename LIKE '%\\_next%'"));
-    }
-
-    static async Task<T> ScalarAsync<T>(string database, string sql)
-    {
-        await using var connection = new NpgsqlConnection(database);
-        await connection.OpenAsync();
-        await using var command = new NpgsqlCommand(sql, connection);
-        return (T)(await command.ExecuteScalarAsync())!;
-    }
-
     [Theory]
     [MemberData(nameof(Backends.Durable), MemberType = typeof(Backends))]
     public async Task Sigterm_during_a_run_cancels_and_rolls_it_back_and_the_process_exits_within_10_seconds(Backend backend)

@@ -44,44 +44,8 @@ public sealed class PostgresStoreTests
         await connection.OpenAsync();
         await using var command = new NpgsqlCommand(
             "SELECT string_agg(tablename, ', ' ORDER BY tablename) FROM pg_tables WHERE schemaname = current_schema()", connection);
-        // experiments is one table to query; its two halves (loaded side by side) show as its partitions.
-        Assert.Equal("compound_features, compounds, dataset, experiments, experiments_p0, experiments_p1, rejects, runs, user_favorites, user_features, users",
+        Assert.Equal("compound_features, compounds, dataset, experiments, rejects, runs, user_favorites, user_features, users",
             (string)(await command.ExecuteScalarAsync())!);
-    }
-
-    [Fact]
-    public async Task Experiments_with_ids_across_the_whole_range_load_into_one_typed_keyed_experiments_table_load_after_load()
-    {
-        // The experiments are loaded in two halves, each row sent to the half PostgreSQL's hash partitioning expects:
-        // a row sent to the wrong half would fail the load.
-        var database = await TestPostgres.CreateDatabaseAsync();
-        using var files = TestFiles.BundledSample();
-        await using var app = await EtlAppFactory.CreateWithDatabaseAsync(database, files.Directory);
-        var client = app.CreateClient();
-        foreach (var ids in new[] { Enumerable.Range(0, 3000), [0, 1, 2, 7, 1 << 20, int.MaxValue - 1, int.MaxValue, .. Enumerable.Range(500_000_000, 2000)] })
-        {
-            files.Write("user_experiments.csv", "experiment_id,user_id,experiment_compound_ids,experiment_run_time\n" +
-                string.Join("\n", ids.Select(id => $"{id},{1 + (id % 10)},{1 + (id % 3)};3,{id % 100}")));
-            Assert.Equal(HttpStatusCode.OK, (await client.GetAsync("/csv")).StatusCode);
-
-            await using var connection = new NpgsqlConnection(database);
-            await connection.OpenAsync();
-            await using var command = new NpgsqlCommand("""
-                SELECT count(*), sum(experiment_id), count(*) FILTER (WHERE 3 = ANY(compound_ids)),
-                       (SELECT format_type(atttypid, atttypmod) FROM pg_attribute WHERE attrelid = 'experiments'::regclass AND attname = 'compound_ids'),
-                       (SELECT pg_get_constraintdef(oid) FROM pg_constraint WHERE conrelid = 'experiments'::regclass AND contype = 'p'),
-                       (SELECT count(*) FROM experiments_p0) > 0 AND (SELECT count(*) FROM experiments_p1) > 0
-                FROM experiments
-                """, connection);
-            await using var reader = await command.ExecuteReaderAsync();
-            Assert.True(await reader.ReadAsync());
-            Assert.Equal(ids.LongCount(), reader.GetInt64(0));
-            Assert.Equal(ids.Sum(id => (decimal)id), reader.GetDecimal(1));
-            Assert.Equal(ids.LongCount(), reader.GetInt64(2));
-            Assert.Equal("integer[]", reader.GetString(3));
-            Assert.Equal("PRIMARY KEY (experiment_id)", reader.GetString(4));
-            Assert.True(reader.GetBoolean(5), "both halves hold rows");
-        }
     }
 
     [Fact]

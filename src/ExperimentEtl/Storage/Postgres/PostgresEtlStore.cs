@@ -29,11 +29,10 @@ public sealed partial class PostgresEtlStore(NpgsqlDataSource dataSource) : IEtl
     [
         new("users", "user_id integer NOT NULL, name text NOT NULL, email text NOT NULL, signup_date date NOT NULL", "user_id"),
         new("compounds", "compound_id integer NOT NULL, name text NOT NULL, structure text NOT NULL", "compound_id"),
+        // No index on user_id: nothing reads experiments by user, and building it took 8 s of a 10M-row load.
+        new("experiments", "experiment_id integer NOT NULL, user_id integer NOT NULL, compound_ids integer[] NOT NULL, run_time integer NOT NULL",
+            "experiment_id"),
     ];
-
-    /// <summary>Written by two connections of their own, in halves (<see cref="ExperimentHalves"/>).</summary>
-    // No index on user_id: nothing reads experiments by user, and building it took 8 s of a 10M-row load.
-    static readonly SwappedTable Experiments = new(ExperimentHalves.Table, ExperimentHalves.Columns, "experiment_id");
 
     /// <summary>Written on a second connection while the first builds the loaded tables' keys.</summary>
     static readonly SwappedTable[] FeatureTables =
@@ -45,7 +44,7 @@ public sealed partial class PostgresEtlStore(NpgsqlDataSource dataSource) : IEtl
         new("compound_features", "compound_id integer NOT NULL, experiments bigint NOT NULL, users integer NOT NULL", "compound_id"),
     ];
 
-    static readonly SwappedTable[] SwappedTables = [.. LoadedTables, Experiments, .. FeatureTables];
+    static readonly SwappedTable[] SwappedTables = [.. LoadedTables, .. FeatureTables];
 
     internal const string FixedTables = """
         CREATE TABLE IF NOT EXISTS dataset (
@@ -262,13 +261,11 @@ public sealed partial class PostgresEtlStore(NpgsqlDataSource dataSource) : IEtl
     }
 
     /// <remarks>
-    /// Once the compounds are in, PostgreSQL builds the users' and compounds' keys on this load's connection while two
-    /// other connections copy and key the experiments' halves (<see cref="ExperimentHalves"/>); once the last
-    /// experiment is sent the pipeline computes the features and a fourth connection writes and keys the feature
-    /// tables: on two cores that overlap hid the 3–4 s the feature tables took after the experiments key at 10M
-    /// experiments. The experiments' halves and the feature tables are committed by their connections under
-    /// <c>_next</c> names, which nothing reads; only this load's commit swaps them in, and a load that does not commit
-    /// drops them again.
+    /// Once the last experiment is sent, PostgreSQL builds the loaded tables' keys on this load's connection while the
+    /// pipeline computes the features and a second connection writes and keys the feature tables: on two cores that
+    /// overlap hid the 3–4 s the feature tables took after the experiments key at 10M experiments. The feature tables
+    /// are committed by that second connection under their <c>_next</c> names, which nothing reads; only this load's
+    /// commit swaps them in, and a load that does not commit drops them again.
     /// </remarks>
     sealed class PostgresLoad : IDataSetLoad
     {
@@ -277,7 +274,6 @@ public sealed partial class PostgresEtlStore(NpgsqlDataSource dataSource) : IEtl
         readonly NpgsqlTransaction _transaction;
         // For the favourite's name in user_features. Filled by the compounds' writer thread, read after it has completed.
         readonly Dictionary<int, string> _compoundNames = [];
-        readonly ExperimentHalves _experiments;
         NpgsqlCommand? _keysCommand;
         Task? _keys;
         System.Diagnostics.Activity? _keysSpan;
@@ -293,14 +289,13 @@ public sealed partial class PostgresEtlStore(NpgsqlDataSource dataSource) : IEtl
             try
             {
                 TakeLoadLock(connection, _transaction);
-                Execute(connection, _transaction, CreateNextTables(LoadedTables));
-                _experiments = new ExperimentHalves(dataSource);
             }
             catch
             {
                 _transaction.Dispose();
                 throw;
             }
+            Execute(connection, _transaction, CreateNextTables(LoadedTables));
         }
 
         // Rows are copied WITH FREEZE into tables created in the same transaction: they arrive frozen and all-visible,
@@ -316,17 +311,18 @@ public sealed partial class PostgresEtlStore(NpgsqlDataSource dataSource) : IEtl
         public IRowWriter<UserRow> OpenUsers() => new CopyWriter<UserRow>(_connection,
             $"COPY users_next {LoadedRows.UserColumns} FROM STDIN (FORMAT BINARY, FREEZE)", 4, LoadedRows.WriteUser);
 
-        // The last table of this connection: once the compounds are in, their keys and the users' can be built.
         public IRowWriter<CompoundRow> OpenCompounds() => new CopyWriter<CompoundRow>(_connection,
             $"COPY compounds_next {LoadedRows.CompoundColumns} FROM STDIN (FORMAT BINARY, FREEZE)", 3,
             (copy, row) =>
             {
                 _compoundNames[row.CompoundId] = row.Name;
                 LoadedRows.WriteCompound(copy, row);
-            },
-            StartKeys);
+            });
 
-        public IRowWriter<ExperimentRow> OpenExperiments() => _experiments.OpenWriter();
+        // Experiments are the last table written: once they are in, the keys can be built.
+        public IRowWriter<ExperimentRow> OpenExperiments() => new CopyWriter<ExperimentRow>(_connection,
+            $"COPY experiments_next {LoadedRows.ExperimentColumns} FROM STDIN (FORMAT BINARY, FREEZE)", 4, LoadedRows.WriteExperiment,
+            StartKeys);
 
         void StartKeys()
         {
@@ -356,7 +352,7 @@ public sealed partial class PostgresEtlStore(NpgsqlDataSource dataSource) : IEtl
         /// </remarks>
         RunRecord CommitOrCancel(DataSetFeatures features, RunRecord run, IReadOnlyList<RejectedRow> rejects, TimeProvider clock, CancellationToken cancellationToken)
         {
-            var keys = _keys ?? throw new InvalidOperationException("Commit before the compounds were completed.");
+            var keys = _keys ?? throw new InvalidOperationException("Commit before the experiments were completed.");
             using var stopKeys = cancellationToken.Register(() => _keysCommand?.Cancel());
             try
             {
@@ -371,9 +367,6 @@ public sealed partial class PostgresEtlStore(NpgsqlDataSource dataSource) : IEtl
                 Telemetry.EtlTelemetry.EndBackgroundSpan(_keysSpan);
             }
             keys.GetAwaiter().GetResult();
-            _experiments.WaitCommitted(cancellationToken);
-            // Adopts the halves' keys: no index is built here.
-            Execute(_connection, _transaction, ExperimentHalves.AddKey, cancellationToken);
 
             WriteRejects(_connection, run.RunId, rejects);
 
@@ -420,7 +413,6 @@ public sealed partial class PostgresEtlStore(NpgsqlDataSource dataSource) : IEtl
                 sql += $"DROP TABLE {table.Name}; ALTER TABLE {next} RENAME TO {table.Name};" +
                        $"ALTER TABLE {table.Name} RENAME CONSTRAINT {next}_pkey TO {table.Name}_pkey;";
             }
-            sql += ExperimentHalves.RenamePartitions;
             sql += "DELETE FROM dataset; SET LOCAL lock_timeout = DEFAULT;";
             var waiting = System.Diagnostics.Stopwatch.StartNew();
             while (true)
@@ -509,22 +501,19 @@ public sealed partial class PostgresEtlStore(NpgsqlDataSource dataSource) : IEtl
             }
             _keysCommand?.Dispose();
             Telemetry.EtlTelemetry.EndBackgroundSpan(_keysSpan);
-            // Rolls back whatever half has not committed (its TRUNCATE's lock would hold up the drop below).
-            _experiments.Dispose();
             _transaction.Dispose();
-            if (!_committed)
+            if (_featureTablesCommitted && !_committed)
             {
-                // The halves' staging table was committed when the load began.
-                DropStagingTables([Experiments, .. _featureTablesCommitted ? FeatureTables : []]);
+                DropFeatureTables();
             }
             _connection.Dispose();
         }
 
         /// <summary>
         /// Best effort, after the rollback: the next load replaces these tables anyway. Only while no other load holds
-        /// the load lock, whose own staging tables these names may already be.
+        /// the load lock, whose own feature tables these names may already be.
         /// </summary>
-        void DropStagingTables(IEnumerable<SwappedTable> tables)
+        void DropFeatureTables()
         {
             try
             {
@@ -532,7 +521,7 @@ public sealed partial class PostgresEtlStore(NpgsqlDataSource dataSource) : IEtl
                     DO $$
                     BEGIN
                         IF pg_try_advisory_xact_lock({LoadLockKey}) THEN
-                            DROP TABLE IF EXISTS {string.Join(", ", tables.Select(t => t.Name + "_next"))};
+                            DROP TABLE IF EXISTS {string.Join(", ", FeatureTables.Select(t => t.Name + "_next"))};
                         END IF;
                     END $$
                     """, _connection);
