@@ -3,6 +3,7 @@
 #   scripts/e2e.sh
 # Without DATABASE_URL it starts a throwaway PostgreSQL 15 cluster (scripts/pg-cluster.sh) and removes it at the end.
 # With DATABASE_URL set it uses that database instead: its ETL tables are REPLACED by the bundled sample.
+# E2E_EXPECT_DATABASE (postgresql or citus, default postgresql) is what the server must say it runs on (/readyz).
 # Phase 1: publish, start the server on a free loopback port, then /setup_test_db, /csv (twice) and /report.
 # Phase 2: a second server on the same database reads a copy of the data with one bad row: /csv must answer 422
 #          pointing at the bad field, and the first server's /report must be unchanged.
@@ -144,6 +145,9 @@ main_url=$base_url
 
 expect_status "GET /healthz" 200 "$main_url/healthz" "$work/healthz.json" &&
   check_json "/healthz says ok" "$work/healthz.json" '.status == "ok"'
+expect_status "GET /readyz" 200 "$main_url/readyz" "$work/readyz.json" &&
+  check_json "/readyz: the server runs on ${E2E_EXPECT_DATABASE:-postgresql}" "$work/readyz.json" \
+    ".database == \"${E2E_EXPECT_DATABASE:-postgresql}\""
 
 expect_status "GET /setup_test_db" 200 "$main_url/setup_test_db" "$work/setup.json" &&
   check_json "/setup_test_db answers a message" "$work/setup.json" '.message | type == "string" and length > 0'

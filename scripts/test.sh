@@ -6,8 +6,8 @@
 #   2. starts a throwaway PostgreSQL 15 cluster (scripts/pg-cluster.sh) and a Citus cluster (scripts/citus-cluster.sh:
 #      a coordinator and two workers) and exports ETL_TEST_DATABASE_URL and ETL_TEST_CITUS_URL (each unless already set);
 #   3. runs `dotnet test` (every backend: the default ephemeral SQLite, a SQLite file, PostgreSQL, Citus; the browser test);
-#   4. runs scripts/e2e.sh against a database of the same cluster;
-#   5. stops the cluster and ends with one plain line: 'N passed, N failed' (the tests and the e2e checks together).
+#   4. runs scripts/e2e.sh against a database of the PostgreSQL cluster, then against the Citus cluster it started;
+#   5. stops the clusters and ends with one plain line: 'N passed, N failed' (the tests and the e2e checks together).
 # Exits non-zero when anything failed. Installing needs root (CI is root); without root it says what to install.
 # Environment (where to look, e.g. to check the install path without moving system folders):
 #   PG_BIN    PostgreSQL 15's server binaries       (default /usr/lib/postgresql/15/bin)
@@ -120,22 +120,43 @@ if [ -z "$summary" ]; then
 fi
 
 # ---- 4. the end-to-end script ----------------------------------------------------------------------------------
-# The seed's test_run.sh, without Docker, on its own database of the same server.
-step "running scripts/e2e.sh"
-: >"$log"
-set +e
-psql "$ETL_TEST_DATABASE_URL" -qc "CREATE DATABASE e2e" >/dev/null &&
-  DATABASE_URL="${ETL_TEST_DATABASE_URL%/*}/e2e" scripts/e2e.sh 2>&1 | tee "$log"
-e2e_status=${PIPESTATUS[0]}
-set -e
-e2e_passed=$(grep -c '^PASS: ' "$log" || true)
-e2e_failed=$(grep -c '^FAIL: ' "$log" || true)
-if [ "$e2e_status" -ne 0 ] && [ "$e2e_failed" -eq 0 ]; then
-  e2e_failed=1 # it stopped before checking anything
+# The seed's test_run.sh, without Docker, on its own database of the PostgreSQL server, then on the Citus cluster.
+e2e_status=0
+run_e2e() {
+  local name=$1 database=$2 expect=$3 status
+  step "running scripts/e2e.sh on $name"
+  : >"$log"
+  set +e
+  DATABASE_URL=$database E2E_EXPECT_DATABASE=$expect scripts/e2e.sh 2>&1 | tee "$log"
+  status=${PIPESTATUS[0]}
+  set -e
+  local ok bad
+  ok=$(grep -c '^PASS: ' "$log" || true)
+  bad=$(grep -c '^FAIL: ' "$log" || true)
+  if [ "$status" -ne 0 ] && [ "$bad" -eq 0 ]; then
+    bad=1 # it stopped before checking anything
+  fi
+  [ "$status" -eq 0 ] || e2e_status=$status
+  passed=$((passed + ok))
+  failed=$((failed + bad))
+  step "e2e on $name: $ok passed, $bad failed"
+}
+if psql "$ETL_TEST_DATABASE_URL" -qc "CREATE DATABASE e2e" >/dev/null; then
+  run_e2e PostgreSQL "${ETL_TEST_DATABASE_URL%/*}/e2e" postgresql
+else
+  step "could not create the e2e database on PostgreSQL"
+  failed=$((failed + 1)) e2e_status=1
 fi
-passed=$((passed + e2e_passed))
-failed=$((failed + e2e_failed))
-step "e2e: $e2e_passed passed, $e2e_failed failed"
+# On the cluster started above, its coordinator's own database (the Citus tests make their own). A cluster given in
+# ETL_TEST_CITUS_URL is someone else's: its database is left alone.
+if [ -n "$citus_dir" ] && [ -n "${ETL_TEST_CITUS_URL:-}" ]; then
+  run_e2e Citus "$ETL_TEST_CITUS_URL" citus
+elif [ -n "${ETL_TEST_CITUS_URL:-}" ]; then
+  step "e2e on Citus not run: ETL_TEST_CITUS_URL names a cluster this script did not start"
+else
+  step "no Citus cluster: e2e on Citus not run"
+  failed=$((failed + 1)) e2e_status=1
+fi
 
 # ---- 5. one closing line for tools that read it ----------------------------------------------------------------
 cleanup
