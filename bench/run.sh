@@ -221,7 +221,7 @@ run_floor() {
   t0=$EPOCHREALTIME
   pg -1 -f "$work/floor.sql"
   t1=$EPOCHREALTIME
-  cpu[floor,$rep]=$(cpu_seconds "$c0" "$(cpu_ticks)")
+  cpu[floor,$rep]=$(cpu_seconds "$c0" "$(cpu_ticks_settled)")
   lines=$(pg -Atc 'SELECT (SELECT count(*) FROM bench_raw_users) + (SELECT count(*) FROM bench_raw_compounds)
                           + (SELECT count(*) FROM bench_raw_experiments)')
   # Every physical line: the rows, three headers and users.csv's blank line.

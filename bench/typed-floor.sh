@@ -54,7 +54,7 @@ run_typed() {
   t0=$EPOCHREALTIME
   pg -1 -f "$work/typed.sql"
   t1=$EPOCHREALTIME
-  cpu[typed,$rep]=$(cpu_seconds "$c0" "$(cpu_ticks)")
+  cpu[typed,$rep]=$(cpu_seconds "$c0" "$(cpu_ticks_settled)")
   rows=$(pg -Atc 'SELECT (SELECT count(*) FROM bench_typed_users) + (SELECT count(*) FROM bench_typed_compounds)
                          + (SELECT count(*) FROM bench_typed_experiments)')
   [ "$rows" -eq "$typed_rows" ] || die "typed: loaded $rows rows, expected $typed_rows"
