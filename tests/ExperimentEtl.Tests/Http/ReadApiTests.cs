@@ -14,6 +14,36 @@ public sealed class ReadApiTests
         experiments: "experiment_id,user_id,experiment_compound_ids,experiment_run_time\n1,1,2;2,5\n2,1,1,5\n3,3,2;3,5");
 
     [Theory]
+    [MemberData(nameof(Backends.Servers), MemberType = typeof(Backends))]
+    public async Task Pages_on_pooled_connections_show_each_data_set_across_reloads(Backend backend)
+    {
+        // Pooled, as the service runs (the tests' databases are not): a page's statement stays prepared on its
+        // connection while a reload swaps the tables it reads (PostgreSQL) or publishes a new generation (Citus).
+        var pooled = new Npgsql.NpgsqlConnectionStringBuilder(await EtlAppFactory.CreateServerDatabaseAsync(backend))
+        {
+            Pooling = true,
+            MaxPoolSize = 3,
+        }.ConnectionString;
+        using var files = TieData();
+        await using var app = await EtlAppFactory.CreateWithDatabaseAsync(pooled, files.Directory);
+        var client = app.CreateClient();
+
+        foreach (var name in new[] { "Ann", "Anne", "Annie" })
+        {
+            files.Write("users.csv", $"user_id,name,email,signup_date\n1,{name},ann@x,2024-01-02\n2,Ben,ben@x,2024-01-03\n3,Cy,cy@x,2024-01-04");
+            Assert.Equal(HttpStatusCode.OK, (await client.GetAsync("/csv")).StatusCode);
+            // More requests than connections, and past the five after which PostgreSQL keeps one plan.
+            for (var request = 0; request < 8; request++)
+            {
+                var page = await (await client.GetAsync("/api/users?limit=2")).ReadJsonAsync();
+                Assert.Equal(name, page.GetProperty("users")[0].GetProperty("name").GetString());
+                var user = await (await client.GetAsync("/api/users/1")).ReadJsonAsync();
+                Assert.Equal((name, 2), (user.GetProperty("name").GetString(), user.GetProperty("total_experiments").GetInt32()));
+            }
+        }
+    }
+
+    [Theory]
     [MemberData(nameof(Backends.All), MemberType = typeof(Backends))]
     public async Task Users_page_by_id_with_their_favourite_and_every_tie(Backend backend)
     {
