@@ -214,20 +214,29 @@ CREATE TABLE bench_raw_experiments (line text);
 SQL
 
 declare -A seconds rss csv_rss csv_seconds report_seconds load_avg cpu service_cpu
-run_floor() {
-  local rep=$1 t0 t1 lines c0
-  pg -c 'DROP TABLE IF EXISTS bench_raw_users, bench_raw_compounds, bench_raw_experiments' -c 'CHECKPOINT'
+
+# run_psql_floor floor|typed REP FILE: a floor's statements in one psql transaction after a checkpoint, timed (wall
+# and CPU seconds into seconds[] and cpu[]).
+run_psql_floor() {
+  local target=$1 rep=$2 file=$3 t0 t1 c0
+  pg -c 'CHECKPOINT'
   c0=$(cpu_ticks)
   t0=$EPOCHREALTIME
-  pg -1 -f "$work/floor.sql"
+  pg -1 -f "$file"
   t1=$EPOCHREALTIME
-  cpu[floor,$rep]=$(cpu_seconds "$c0" "$(cpu_ticks_settled)")
+  cpu[$target,$rep]=$(cpu_seconds "$c0" "$(cpu_ticks_settled)")
+  seconds[$target,$rep]=$(seconds_between "$t0" "$t1")
+  rss[$target,$rep]=""
+}
+
+run_floor() {
+  local rep=$1 lines
+  pg -c 'DROP TABLE IF EXISTS bench_raw_users, bench_raw_compounds, bench_raw_experiments'
+  run_psql_floor floor "$rep" "$work/floor.sql"
   lines=$(pg -Atc 'SELECT (SELECT count(*) FROM bench_raw_users) + (SELECT count(*) FROM bench_raw_compounds)
                           + (SELECT count(*) FROM bench_raw_experiments)')
   # Every physical line: the rows, three headers and users.csv's blank line.
   [ "$lines" -eq $((total_rows + 4)) ] || die "floor: \\copy took $lines lines, expected $((total_rows + 4))"
-  seconds[floor,$rep]=$(seconds_between "$t0" "$t1")
-  rss[floor,$rep]=""
   log "floor    rep $rep: ${seconds[floor,$rep]} s"
 }
 

@@ -46,20 +46,13 @@ typed_prepare() {
 typed_drop() { pg -c "DROP TABLE IF EXISTS $(printf 'bench_typed_%s, ' "${typed_tables[@]}" | sed 's/, $//')"; }
 
 run_typed() {
-  local rep=$1 t0 t1 rows c0
+  local rep=$1 rows
   typed_prepare
   typed_drop
-  pg -c 'CHECKPOINT'
-  c0=$(cpu_ticks)
-  t0=$EPOCHREALTIME
-  pg -1 -f "$work/typed.sql"
-  t1=$EPOCHREALTIME
-  cpu[typed,$rep]=$(cpu_seconds "$c0" "$(cpu_ticks_settled)")
+  run_psql_floor typed "$rep" "$work/typed.sql"
   rows=$(pg -Atc 'SELECT (SELECT count(*) FROM bench_typed_users) + (SELECT count(*) FROM bench_typed_compounds)
                          + (SELECT count(*) FROM bench_typed_experiments)')
   [ "$rows" -eq "$typed_rows" ] || die "typed: loaded $rows rows, expected $typed_rows"
   typed_drop
-  seconds[typed,$rep]=$(seconds_between "$t0" "$t1")
-  rss[typed,$rep]=""
   log "typed    rep $rep: ${seconds[typed,$rep]} s"
 }
