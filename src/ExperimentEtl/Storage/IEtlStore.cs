@@ -55,6 +55,14 @@ public interface IEtlStore
     /// <summary>The rows a lenient run skipped, in file order, after sequence number <paramref name="after"/>.</summary>
     Task<IReadOnlyList<StoredReject>> ListRejectsAsync(Guid runId, int limit, long after, CancellationToken cancellationToken);
 
+    /// <summary>
+    /// A condition for the read model's SQL: <paramref name="column"/> matches the lower-case LIKE pattern in
+    /// <paramref name="parameter"/> (escape <c>\</c>) whatever its case — every letter's on PostgreSQL, ASCII letters'
+    /// on SQLite (whose lower() and LIKE know no others). The result is SQL text: call it with the read model's own
+    /// column and parameter names only, never with input.
+    /// </summary>
+    string MatchesIgnoringCase(string column, string parameter);
+
     /// <summary>An open connection for the read model's queries (which both databases run alike).</summary>
     Task<System.Data.Common.DbConnection> OpenReadConnectionAsync(CancellationToken cancellationToken);
 

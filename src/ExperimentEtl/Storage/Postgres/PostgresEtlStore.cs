@@ -91,6 +91,8 @@ public sealed partial class PostgresEtlStore(NpgsqlDataSource dataSource) : IEtl
 
     public string Provider => _citus is null ? "postgresql" : Citus.CitusLayout.Provider;
 
+    public string MatchesIgnoringCase(string column, string parameter) => $@"lower({column}) LIKE {parameter} ESCAPE '\'";
+
     public async Task EnsureSchemaAsync(CancellationToken cancellationToken)
     {
         _citus ??= await Citus.CitusLayout.DetectAsync(dataSource, cancellationToken);
