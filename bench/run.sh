@@ -57,7 +57,8 @@ seed=${BENCH_SEED:-42}
 run_timeout=${BENCH_RUN_TIMEOUT:-3600}
 ready_timeout=${BENCH_READY_TIMEOUT:-120}
 lock_timeout=${BENCH_LOCK_TIMEOUT:-7200}
-targets=${BENCH_TARGETS:-floor postgres typed sqlite}
+# The typed floor reads files on the database server's disk: only on the throwaway cluster.
+targets=${BENCH_TARGETS:-floor postgres $([ -z "${BENCH_DATABASE_URL:-}" ] && echo typed) sqlite}
 read -r -a server_env <<<"${BENCH_SERVER_ENV:-}"
 data_root=${BENCH_DATA_DIR:-${TMPDIR:-/tmp}/experiment-etl-bench}
 data_dir="$data_root/$size-seed$seed"
@@ -220,7 +221,7 @@ declare -A seconds rss csv_rss csv_seconds report_seconds load_avg cpu service_c
 run_psql_floor() {
   local target=$1 rep=$2 file=$3 t0 t1 c0
   pg -c 'CHECKPOINT'
-  c0=$(cpu_ticks)
+  c0=$(cpu_ticks_settled)
   t0=$EPOCHREALTIME
   pg -1 -f "$file"
   t1=$EPOCHREALTIME

@@ -19,7 +19,7 @@ typed_prepare() {
   typed_dir=$pg_dir
   local table create_sql=""
   for table in "${typed_tables[@]}"; do
-    # A query, not the table: COPY TO refuses some kinds of relation (a partitioned table), a query takes any.
+    # A query, not the table: COPY TO takes only plain tables, a query any relation the service may use.
     pg -c "COPY (SELECT * FROM $table) TO '$typed_dir/typed-$table.bin' (FORMAT binary)"
     create_sql+=$(pg -Atc "SELECT format('CREATE TABLE bench_typed_%s (%s);', '$table',
         string_agg(quote_ident(attname) || ' ' || format_type(atttypid, atttypmod) || CASE WHEN attnotnull THEN ' NOT NULL' ELSE '' END,
