@@ -1,5 +1,6 @@
 using System.Net;
 using ExperimentEtl.Tests.Infrastructure;
+using Microsoft.Extensions.DependencyInjection;
 using Npgsql;
 
 namespace ExperimentEtl.Tests.Storage;
@@ -7,6 +8,61 @@ namespace ExperimentEtl.Tests.Storage;
 /// <summary>What the PostgreSQL store leaves in the database, seen by someone who opens it with psql.</summary>
 public sealed class PostgresStoreTests
 {
+    [Theory]
+    [MemberData(nameof(Backends.Servers), MemberType = typeof(Backends))]
+    public async Task Pooled_connections_come_back_from_loads_and_reads_as_they_went(Backend backend)
+    {
+        // The service does not reset connections it returns to the pool (it sets nothing beyond a transaction): a
+        // session-level setting, lock, temporary table or open transaction left behind would reach the next request.
+        var pooled = new NpgsqlConnectionStringBuilder(await EtlAppFactory.CreateServerDatabaseAsync(backend))
+        {
+            Pooling = true,
+            MaxPoolSize = 3,
+        }.ConnectionString;
+        using var files = TestFiles.BundledSample();
+        await using var app = await EtlAppFactory.CreateWithDatabaseAsync(pooled, files.Directory);
+        var client = app.CreateClient();
+        for (var run = 0; run < 2; run++)
+        {
+            Assert.Equal(HttpStatusCode.OK, (await client.GetAsync("/csv")).StatusCode);
+            foreach (var path in new[] { "/report", "/api/summary", "/api/users?q=a", "/api/users/1", "/api/compounds", "/api/etl/runs" })
+            {
+                Assert.Equal(HttpStatusCode.OK, (await client.GetAsync(path)).StatusCode);
+            }
+        }
+
+        // Every connection of the pool at once (a connection it makes now is new, and clean by definition).
+        var dataSource = app.Services.GetRequiredService<NpgsqlDataSource>();
+        var connections = new List<NpgsqlConnection>();
+        try
+        {
+            for (var i = 0; i < 3; i++)
+            {
+                connections.Add(await dataSource.OpenConnectionAsync());
+            }
+            foreach (var connection in connections)
+            {
+                await using var command = new NpgsqlCommand("""
+                    SELECT current_setting('search_path'), current_setting('lock_timeout'),
+                           current_setting('client_connection_check_interval'),
+                           (SELECT count(*) FROM pg_locks WHERE pid = pg_backend_pid() AND locktype = 'advisory'),
+                           pg_my_temp_schema() = 0, (SELECT count(*) FROM pg_listening_channels())
+                    """, connection);
+                await using var reader = await command.ExecuteReaderAsync();
+                Assert.True(await reader.ReadAsync());
+                Assert.Equal(("\"$user\", public", "0", "0", 0L, true, 0L),
+                    (reader.GetString(0), reader.GetString(1), reader.GetString(2), reader.GetInt64(3), reader.GetBoolean(4), reader.GetInt64(5)));
+            }
+        }
+        finally
+        {
+            foreach (var connection in connections)
+            {
+                await connection.DisposeAsync();
+            }
+        }
+    }
+
     [Fact]
     public async Task A_database_written_by_the_previous_version_still_reports_favourites_after_an_upgrade()
     {
