@@ -44,6 +44,7 @@ app.UseStatusCodePages();
 // The dashboard: plain static files in wwwroot, index.html at /.
 app.UseDefaultFiles();
 app.UseStaticFiles();
+app.UseRateLimiter();
 
 app.MapOpenApi();
 app.MapScalarApiReference("/docs");

@@ -1,3 +1,4 @@
+using ExperimentEtl.Endpoints;
 using ExperimentEtl.Pipeline;
 
 namespace ExperimentEtl.Configuration;
@@ -22,6 +23,14 @@ public sealed class EtlOptions
     /// </summary>
     public MemoryBudget MemoryBudget { get; init; } = MemoryBudget.Default;
 
+    /// <summary>
+    /// How many data reads (<c>/api/users</c>, <c>/api/compounds</c>, <c>/api/summary</c>) run at once
+    /// (<c>ETL_READ_CONCURRENCY</c>, default four per core); the rest wait their turn, oldest first.
+    /// </summary>
+    public int ReadConcurrency { get; init; } = DefaultReadConcurrency;
+
+    public static int DefaultReadConcurrency => 4 * Environment.ProcessorCount;
+
     /// <summary>When set (<c>API_KEY</c>), endpoints that change data require it in the <c>X-Api-Key</c> header. Set but blank is an error.</summary>
     public string? ApiKey { get; init; }
 
@@ -39,6 +48,12 @@ public sealed class EtlOptions
         {
             throw new ConfigurationException("ETL_MEMORY_LIMIT_MB must be a positive whole number of megabytes.");
         }
+        var readConcurrency = DefaultReadConcurrency;
+        if (configuration["ETL_READ_CONCURRENCY"] is { Length: > 0 } reads
+            && (!int.TryParse(reads, out readConcurrency) || readConcurrency is <= 0 or > ReadLimit.MaxConcurrency))
+        {
+            throw new ConfigurationException($"ETL_READ_CONCURRENCY must be a whole number from 1 to {ReadLimit.MaxConcurrency}.");
+        }
         // An empty key left by a template or a failed secret lookup must not quietly open the endpoints that change data.
         var apiKey = configuration["API_KEY"];
         if (apiKey is not null && string.IsNullOrWhiteSpace(apiKey))
@@ -54,6 +69,7 @@ public sealed class EtlOptions
             MemoryBudget = new MemoryBudget(memoryLimit * 1024 * 1024, Path.GetTempPath()),
             UploadDirectory = configuration["ETL_UPLOAD_DIR"] is { Length: > 0 } uploads ? Path.GetFullPath(uploads) : Path.GetTempPath(),
             ApiKey = apiKey,
+            ReadConcurrency = readConcurrency,
         };
     }
 }

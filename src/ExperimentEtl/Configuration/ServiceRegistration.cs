@@ -33,7 +33,8 @@ public static class ServiceRegistration
     {
         var database = DatabaseTarget.From(configuration);
         services.AddSingleton(database);
-        services.AddSingleton(EtlOptions.From(configuration));
+        var options = EtlOptions.From(configuration);
+        services.AddSingleton(options);
         services.AddSingleton(TimeProvider.System);
 
         if (database.Kind == DatabaseKind.Postgres)
@@ -60,6 +61,7 @@ public static class ServiceRegistration
             options.SerializerOptions.PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower;
             options.SerializerOptions.Converters.Add(new JsonStringEnumConverter(JsonNamingPolicy.SnakeCaseLower));
         });
+        services.AddReadLimit(options.ReadConcurrency);
         services.AddProblemDetails();
         services.AddExceptionHandler<ProblemExceptionHandler>();
         services.AddOpenApi();

@@ -95,6 +95,12 @@ public static class Problems
         detail: detail,
         type: "https://experiment-etl.dev/problems/database-unavailable");
 
+    public static ProblemHttpResult Overloaded(int waiting) => TypedResults.Problem(
+        statusCode: StatusCodes.Status503ServiceUnavailable,
+        title: "Too many reads at once",
+        detail: $"{waiting} reads were already waiting; nothing was read. Try again shortly.",
+        type: "https://experiment-etl.dev/problems/overloaded");
+
     public static ProblemHttpResult NotReady(string detail) => TypedResults.Problem(
         statusCode: StatusCodes.Status503ServiceUnavailable,
         title: "The service is not ready",

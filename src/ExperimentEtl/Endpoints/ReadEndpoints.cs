@@ -13,7 +13,7 @@ public static class ReadEndpoints
 
     public static IEndpointRouteBuilder MapReadEndpoints(this IEndpointRouteBuilder app)
     {
-        var group = app.MapGroup("/api").WithTags("Data").RequireSchema();
+        var group = app.MapGroup("/api").WithTags("Data").RequireSchema().RequireReadLimit();
 
         group.MapGet("/users", ListUsersAsync)
             .WithSummary("Users with their features, by id, a page at a time")

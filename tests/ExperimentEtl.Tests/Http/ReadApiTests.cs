@@ -13,6 +13,62 @@ public sealed class ReadApiTests
         compounds: "compound_id,compound_name,compound_structure\n1,Alpha,C1\n2,Beta,C2\n3,Gamma,C3",
         experiments: "experiment_id,user_id,experiment_compound_ids,experiment_run_time\n1,1,2;2,5\n2,1,1,5\n3,3,2;3,5");
 
+    [Fact]
+    public async Task Reads_past_the_concurrency_wait_their_turn_past_the_queue_answer_503_and_probes_still_answer()
+    {
+        var database = await EtlAppFactory.CreateServerDatabaseAsync(Backend.Postgres);
+        using var files = TieData();
+        await using var app = await EtlAppFactory.CreateWithDatabaseAsync(database, files.Directory,
+            new Dictionary<string, string> { ["ETL_READ_CONCURRENCY"] = "1" });
+        var client = app.CreateClient();
+        Assert.Equal(HttpStatusCode.OK, (await client.GetAsync("/csv")).StatusCode);
+
+        // Every page waits while this transaction holds the users table.
+        await using var holder = new Npgsql.NpgsqlConnection(database);
+        await holder.OpenAsync();
+        var hold = await holder.BeginTransactionAsync();
+        await using (var lockUsers = new Npgsql.NpgsqlCommand("LOCK TABLE users IN ACCESS EXCLUSIVE MODE", holder, hold))
+        {
+            await lockUsers.ExecuteNonQueryAsync();
+        }
+        var held = new List<Task<HttpResponseMessage>>();
+        HttpResponseMessage? refused = null;
+        // One read runs, ReadLimit.WaitingPerReader wait; the next is refused at once. Bounded: 200 requests.
+        for (var i = 0; i < 200 && refused is null; i++)
+        {
+            var request = client.GetAsync("/api/users?limit=2");
+            if (await Task.WhenAny(request, Task.Delay(200)) == request)
+            {
+                refused = await request;
+            }
+            else
+            {
+                held.Add(request);
+            }
+        }
+
+        Assert.NotNull(refused);
+        Assert.Equal(HttpStatusCode.ServiceUnavailable, refused.StatusCode);
+        Assert.Equal("1", refused.Headers.RetryAfter?.ToString());
+        var problem = await refused.ReadJsonAsync();
+        Assert.Equal("https://experiment-etl.dev/problems/overloaded", problem.GetProperty("type").GetString());
+        Assert.Equal(1 + ExperimentEtl.Endpoints.ReadLimit.WaitingPerReader, held.Count);
+        // The waiting reads hold no database connection: one statement waits for the table.
+        await using (var waiting = new Npgsql.NpgsqlCommand(
+            "SELECT count(*) FROM pg_locks WHERE NOT granted AND relation = 'users'::regclass", holder, hold))
+        {
+            Assert.Equal(1L, (long)(await waiting.ExecuteScalarAsync())!);
+        }
+        Assert.Equal(HttpStatusCode.OK, (await client.GetAsync("/healthz")).StatusCode);
+        Assert.Equal(HttpStatusCode.OK, (await client.GetAsync("/readyz")).StatusCode);
+
+        await hold.RollbackAsync();
+        foreach (var response in await Task.WhenAll(held))
+        {
+            Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        }
+    }
+
     [Theory]
     [MemberData(nameof(Backends.Servers), MemberType = typeof(Backends))]
     public async Task Pages_on_pooled_connections_show_each_data_set_across_reloads(Backend backend)

@@ -78,8 +78,8 @@ public sealed class EtlAppFactory : WebApplicationFactory<Program>
     };
 
     /// <summary>An app on a database given by the caller, e.g. a second replica on the same PostgreSQL database.</summary>
-    public static Task<EtlAppFactory> CreateWithDatabaseAsync(string databaseUrl, string dataDirectory) =>
-        Task.FromResult(new EtlAppFactory(databaseUrl, dataDirectory, null, null));
+    public static Task<EtlAppFactory> CreateWithDatabaseAsync(string databaseUrl, string dataDirectory, IReadOnlyDictionary<string, string>? settings = null) =>
+        Task.FromResult(new EtlAppFactory(databaseUrl, dataDirectory, null, settings));
 
     protected override void ConfigureWebHost(IWebHostBuilder builder)
     {

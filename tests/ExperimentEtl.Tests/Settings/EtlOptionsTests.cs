@@ -26,4 +26,22 @@ public sealed class EtlOptionsTests
         var error = Assert.Throws<ConfigurationException>(() => From(("ETL_MEMORY_LIMIT_MB", value)));
         Assert.Contains("ETL_MEMORY_LIMIT_MB", error.Message, StringComparison.Ordinal);
     }
+
+    [Fact]
+    public void Four_reads_per_core_run_at_once_unless_set()
+    {
+        Assert.Equal(4 * Environment.ProcessorCount, From().ReadConcurrency);
+        Assert.Equal(3, From(("ETL_READ_CONCURRENCY", "3")).ReadConcurrency);
+    }
+
+    [Theory]
+    [InlineData("0")]
+    [InlineData("-1")]
+    [InlineData("many")]
+    [InlineData("10001")]
+    public void A_read_concurrency_that_is_not_a_whole_number_from_1_to_10000_is_refused(string value)
+    {
+        var error = Assert.Throws<ConfigurationException>(() => From(("ETL_READ_CONCURRENCY", value)));
+        Assert.Contains("ETL_READ_CONCURRENCY", error.Message, StringComparison.Ordinal);
+    }
 }
