@@ -36,7 +36,7 @@ public static class ReadEndpoints
         ReadModel read,
         [Description("users per page, 1 to 1000 (default 100)")] int? limit,
         [Description("the last user id of the previous page")] int? after,
-        [Description("only users whose name contains this text (case-insensitive)")] string? q,
+        [Description("only users whose name contains this text (case-insensitive); a page looks through at most 10,000 users, so it may hold fewer than limit, even none, and still have a next page")] string? q,
         CancellationToken cancellationToken)
     {
         if (limit is < 1 or > 1000)
@@ -48,9 +48,9 @@ public static class ReadEndpoints
             return Problems.InvalidParameter("q", "must be text without NUL characters");
         }
         var size = limit ?? 100;
-        var users = await read.ListUsersAsync(size, after ?? -1, q, cancellationToken);
+        var page = await read.ListUsersAsync(size, after ?? -1, q, cancellationToken);
         var query = string.IsNullOrWhiteSpace(q) ? "" : "&q=" + Uri.EscapeDataString(q);
-        return TypedResults.Ok(new UserPage(users, users.Count == size ? $"/api/users?limit={size}&after={users[^1].UserId}{query}" : null));
+        return TypedResults.Ok(new UserPage(page.Users, page.ContinueAfter is { } next ? $"/api/users?limit={size}&after={next}{query}" : null));
     }
 
     static async Task<Results<Ok<UserDetail>, ProblemHttpResult>> GetUserAsync(int userId, ReadModel read, CancellationToken cancellationToken) =>

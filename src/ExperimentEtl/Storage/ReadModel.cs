@@ -13,6 +13,10 @@ public sealed record CompoundRef(int CompoundId, string Name, string Structure, 
 public sealed record UserDetail(
     int UserId, string Name, string Email, DateOnly SignupDate, int TotalExperiments, CompoundRef? FavoriteCompound, IReadOnlyList<CompoundRef> TiedFavorites);
 
+/// <summary>A page of users.</summary>
+/// <param name="ContinueAfter">The id the next page starts after; null when no user can follow.</param>
+public sealed record UserListing(IReadOnlyList<UserDetail> Users, int? ContinueAfter);
+
 /// <summary>A compound with how much it was used.</summary>
 public sealed record CompoundDetail(int CompoundId, string Name, string Structure, long Experiments, int Users);
 
@@ -94,15 +98,51 @@ public sealed class ReadModel(IEtlStore store)
         LIMIT $1
         """;
 
-    public async Task<IReadOnlyList<UserDetail>> ListUsersAsync(int limit, int after, string? nameContains, CancellationToken cancellationToken)
+    /// <summary>Users a page with <c>q</c> looks through at most.</summary>
+    /// <remarks>
+    /// A name held by few users would otherwise read every user after <c>after</c> to fill a page: 0.5–1.1 s on
+    /// PostgreSQL at 1M users for a name nobody has, holding a read slot all that time.
+    /// </remarks>
+    public const int SearchScanUsers = 10_000;
+
+    // The id of the SearchScanUsers-th user after $1: where a search page stops looking. Null near the end.
+    static readonly string SearchScanEnd =
+        $"SELECT user_id FROM users WHERE user_id > $1 ORDER BY user_id LIMIT 1 OFFSET {SearchScanUsers - 1}";
+
+    /// <summary>
+    /// A page of users by id, with <paramref name="nameContains"/> a search that looks through at most
+    /// <see cref="SearchScanUsers"/> users: its page may hold fewer than <paramref name="limit"/> users, even none, and
+    /// still not be the last.
+    /// </summary>
+    public async Task<UserListing> ListUsersAsync(int limit, int after, string? nameContains, CancellationToken cancellationToken)
     {
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(limit);
         ArgumentOutOfRangeException.ThrowIfGreaterThan(limit, MaxPageSize);
         var pattern = string.IsNullOrWhiteSpace(nameContains) ? null : "%" + EscapeLike(nameContains.Trim().ToLowerInvariant()) + "%";
         await using var connection = await store.OpenReadConnectionAsync(cancellationToken);
+        var users = await ReadUsersAsync(connection, limit, after, pattern, cancellationToken);
+        if (users.Count == limit)
+        {
+            return new UserListing(users, users[^1].UserId);
+        }
+        if (pattern is null)
+        {
+            return new UserListing(users, null);
+        }
+        // The page is short: the search stopped at its scan's end, or at the last user.
+        await using var scanEnd = Command(connection, SearchScanEnd, after);
+        // An integer: int from PostgreSQL, long from SQLite.
+        return new UserListing(users, await scanEnd.ExecuteScalarAsync(cancellationToken) is { } end and not DBNull
+            ? Convert.ToInt32(end, CultureInfo.InvariantCulture)
+            : null);
+    }
+
+    async Task<List<UserDetail>> ReadUsersAsync(DbConnection connection, int limit, int after, string? pattern, CancellationToken cancellationToken)
+    {
         await using var command = pattern is null
             ? Command(connection, UsersPage(limit), after)
-            : Command(connection, UsersPage(limit, store.MatchesIgnoringCase("u.name", "$2")), after, pattern);
+            : Command(connection, UsersPage(limit, $"{store.MatchesIgnoringCase("u.name", "$2")} AND u.user_id <= COALESCE(({SearchScanEnd}), {int.MaxValue})"),
+                after, pattern);
         if (PreparedPageSizes.Contains(limit))
         {
             await PrepareAsync(command, cancellationToken);
@@ -143,7 +183,8 @@ public sealed class ReadModel(IEtlStore store)
         {
             return null;
         }
-        var page = await ListUsersAsync(1, userId - 1, null, cancellationToken);
+        await using var connection = await store.OpenReadConnectionAsync(cancellationToken);
+        var page = await ReadUsersAsync(connection, 1, userId - 1, null, cancellationToken);
         return page is [{ } user] && user.UserId == userId ? user : null;
     }
 

@@ -2,6 +2,9 @@
 // It only ever asks the API for the summary and for pages of users, so it stays fast at millions of users.
 
 const PAGE_SIZE = 25;
+// A search page of the API looks through a bounded number of users (10,000), so a rare name can leave it short or
+// empty with more to come: the dashboard asks again, up to this many times (a million users), to fill its page.
+const MAX_SEARCH_REQUESTS = 100;
 const SEARCH_DELAY_MS = 300;
 const POLL_MS = 500;
 const MAX_POLL_FAILURES = 10; // consecutive failed polls before giving up on a run
@@ -314,8 +317,14 @@ async function loadUsersPage() {
   users.controller = controller;
   el.usersTable.setAttribute('aria-busy', 'true');
   let page;
+  const rows = [];
   try {
     page = await getJson(users.cursors[users.page], controller.signal);
+    rows.push(...page.users);
+    for (let requests = 1; users.query && rows.length < PAGE_SIZE && page.next && requests < MAX_SEARCH_REQUESTS; requests++) {
+      page = await getJson(withLimit(page.next, PAGE_SIZE - rows.length), controller.signal);
+      rows.push(...page.users);
+    }
   } catch (error) {
     if (error.name === 'AbortError') return;
     el.usersTable.removeAttribute('aria-busy');
@@ -328,16 +337,25 @@ async function loadUsersPage() {
   }
   if (controller !== users.controller) return; // a newer request superseded this one
   users.controller = null;
-  users.next = page.next;
+  users.next = page.next && withLimit(page.next, PAGE_SIZE);
   el.usersTable.removeAttribute('aria-busy');
-  el.usersBody.replaceChildren(...page.users.map(userRow));
-  if (page.users.length === 0) {
-    el.usersEmpty.textContent = users.query ? `No user's name contains “${users.query}”.` : 'No users.';
+  el.usersBody.replaceChildren(...rows.map(userRow));
+  if (rows.length === 0) {
+    el.usersEmpty.textContent = !users.query ? 'No users.'
+      : users.next ? `No name contains “${users.query}” among the users looked through so far; Next looks further.`
+      : `No user's name contains “${users.query}”.`;
     el.usersEmpty.hidden = false;
   } else {
     el.usersEmpty.hidden = true;
   }
-  updatePager(page.users.length);
+  updatePager(rows.length);
+}
+
+function withLimit(url, limit) {
+  const [path, query] = url.split('?');
+  const params = new URLSearchParams(query);
+  params.set('limit', String(limit));
+  return `${path}?${params}`;
 }
 
 function userRow(user) {

@@ -202,6 +202,27 @@ public sealed class DashboardTests
         await Assertions.Expect(page.Locator("#fig-last-run")).ToContainTextAsync("failed");
         await Assertions.Expect(rows).ToHaveCountAsync(1);
 
+        // A name one user in 25,000 holds: each request of the API looks through 10,000 users, and the page asks again
+        // until it has found her; a name nobody holds ends with the users.
+        var users = new System.Text.StringBuilder("user_id,name,email,signup_date\n");
+        for (var id = 1; id <= 25_000; id++)
+        {
+            users.Append(System.Globalization.CultureInfo.InvariantCulture, $"{id},{(id == 24_000 ? "Zoe Quill" : "User " + id)},u{id}@x,2024-01-02\n");
+        }
+        await File.WriteAllTextAsync(Path.Combine(upload, "users.csv"), users.ToString());
+        await form.Locator("input[name=users]").SetInputFilesAsync(Path.Combine(upload, "users.csv"));
+        await form.Locator("input[name=user_experiments]").SetInputFilesAsync(Path.Combine(upload, "user_experiments.csv"));
+        await form.Locator("input[name=compounds]").SetInputFilesAsync(Path.Combine(upload, "compounds.csv"));
+        await form.GetByRole(AriaRole.Button, new() { Name = "Upload and run" }).ClickAsync();
+        await Assertions.Expect(page.Locator("#run-status")).ToContainTextAsync("Run succeeded");
+        await Assertions.Expect(page.Locator("#fig-users")).ToHaveTextAsync("25,000");
+        await page.GetByLabel("Search by name").FillAsync("quill");
+        await Assertions.Expect(rows).ToHaveCountAsync(1);
+        await Assertions.Expect(rows.First).ToContainTextAsync("Zoe Quill");
+        await page.GetByLabel("Search by name").FillAsync("nobody");
+        await Assertions.Expect(page.Locator("#users-empty")).ToContainTextAsync("No user's name contains “nobody”.");
+        await Assertions.Expect(page.Locator("#page-next")).ToBeDisabledAsync();
+
         // A narrow screen: one column, nothing wider than the viewport.
         await page.SetViewportSizeAsync(390, 844);
         await page.WaitForFunctionAsync("() => document.documentElement.scrollWidth <= window.innerWidth", null, new() { Timeout = WaitMs });

@@ -1,3 +1,4 @@
+using System.Globalization;
 using System.Net;
 using System.Net.Http.Headers;
 using ExperimentEtl.Tests.Infrastructure;
@@ -131,6 +132,44 @@ public sealed class ReadApiTests
         Assert.Equal(HttpStatusCode.NotFound, missing.StatusCode);
         Assert.Equal("application/problem+json", missing.Content.Headers.ContentType?.MediaType);
         Assert.Equal(HttpStatusCode.BadRequest, (await client.GetAsync("/api/users?limit=0")).StatusCode);
+    }
+
+    [Theory]
+    [MemberData(nameof(Backends.All), MemberType = typeof(Backends))]
+    public async Task A_search_page_looks_through_a_bounded_number_of_users_and_its_next_page_goes_on_from_there(Backend backend)
+    {
+        const int scan = ExperimentEtl.Storage.ReadModel.SearchScanUsers;
+        var userCount = 2 * scan + scan / 2;
+        int[] quills = [scan + scan / 4, userCount - 1];
+        var users = new System.Text.StringBuilder("user_id,name,email,signup_date\n");
+        for (var id = 1; id <= userCount; id++)
+        {
+            users.Append(CultureInfo.InvariantCulture, $"{id},{(quills.Contains(id) ? "Zed Quill" : "User " + id)},u{id}@x,2024-01-02\n");
+        }
+        using var files = new TestFiles(users: users.ToString());
+        await using var app = await EtlAppFactory.CreateAsync(backend, files.Directory);
+        var client = app.CreateClient();
+        Assert.Equal(HttpStatusCode.OK, (await client.GetAsync("/csv")).StatusCode);
+
+        async Task<List<int[]>> FollowAsync(string url)
+        {
+            var pages = new List<int[]>();
+            for (string? next = url; next is not null && pages.Count < 10;)
+            {
+                var page = await (await client.GetAsync(next)).ReadJsonAsync();
+                pages.Add([.. page.GetProperty("users").EnumerateArray().Select(u => u.GetProperty("user_id").GetInt32())]);
+                next = page.GetProperty("next").GetString();
+            }
+            return pages;
+        }
+
+        // Each page looks through the next `scan` users; a page that found none still leads on, the last leads nowhere.
+        Assert.Equal([[], [quills[0]], [quills[1]]], await FollowAsync("/api/users?q=quill"));
+        Assert.Equal([[], [], []], await FollowAsync("/api/users?q=nobody"));
+        // A full page goes on after its last user, as pages without a search do.
+        Assert.Equal([[], [quills[0]], [], [quills[1]], []], await FollowAsync("/api/users?q=quill&limit=1"));
+        // Without a search nothing changes: pages are full until the last.
+        Assert.Equal([1000, 1000, 500], (await FollowAsync($"/api/users?limit=1000&after={userCount - 2500}")).Select(page => page.Length));
     }
 
     [Theory]
