@@ -101,7 +101,9 @@ public sealed class ReadModel(IEtlStore store)
     /// <summary>Users a page with <c>q</c> looks through at most.</summary>
     /// <remarks>
     /// A name held by few users would otherwise read every user after <c>after</c> to fill a page: 0.5–1.1 s on
-    /// PostgreSQL at 1M users for a name nobody has, holding a read slot all that time.
+    /// PostgreSQL at 1M users for a name nobody has, holding a read slot all that time. The bound is an id found once
+    /// per page (<see cref="SearchScanEnd"/>): a subquery with LIMIT in FROM did the same on PostgreSQL, but SQLite
+    /// materialised and sorted its 10,000 rows on every page (5.9 ms against 0.85 ms for a common name).
     /// </remarks>
     public const int SearchScanUsers = 10_000;
 
