@@ -2,27 +2,33 @@ using ExperimentEtl.Pipeline;
 
 namespace ExperimentEtl.Bench.Profile;
 
-/// <summary>The feature state alone, on rows already in memory: the service's FeatureAccumulator beside a compact alternative.</summary>
+/// <summary>The feature state alone, on rows already in memory: the service's FeatureAccumulator, then its PairCounter alone.</summary>
 static class FeatureStages
 {
     /// <summary>FeatureAccumulator as the pipeline drives it: AddUser for every user, AddExperiment for every experiment, Build.</summary>
     public static string Accumulator(Loaded data, out DataSetFeatures built)
     {
         var before = Measure.LiveBytes();
+        var steps = new Steps();
         using var features = new FeatureAccumulator();
         foreach (var user in data.Users)
         {
             features.AddUser(user.UserId);
         }
-        features.StartExperiments(data.Compounds.Max(c => c.CompoundId)); // As the pipeline does: the compact pair table.
+        features.StartExperiments(data.Compounds.Max(c => c.CompoundId)); // As the pipeline does: the packed pairs.
         for (var i = 0; i < data.ExperimentCount; i++)
         {
             features.AddExperiment(data.ExperimentUsers[i], data.CompoundsOf(i));
         }
+        steps.Mark("experiments");
         var live = Measure.LiveBytes() - before;
+        steps.Mark("gc");
         built = features.Build(data.Compounds.Length);
+        steps.Mark("build");
+        var favourites = built.Favorites.Count();
+        steps.Mark("favourites");
         GC.KeepAlive(features);
-        return Measure.Format($"state before Build {live / 1e6:F0} MB; {built.ActiveUserCount:N0} active users");
+        return Measure.Format($"state before Build {live / 1e6:F0} MB; {built.ActiveUserCount:N0} active users, {favourites:N0} favourites, {features.SpilledRuns} runs; {steps}");
     }
 
     /// <summary>
@@ -58,7 +64,7 @@ static class FeatureStages
             experimentCounts[index]++;
             foreach (var compoundId in data.CompoundsOf(i))
             {
-                pairs.Increment(index, compoundId, i + 1);
+                pairs.Increment(index, compoundId);
             }
         }
         var live = Measure.LiveBytes() - before;

@@ -88,7 +88,7 @@ public class Micro
         {
             foreach (var compoundId in data.CompoundsOf(i))
             {
-                pairs.Increment(data.ExperimentUsers[i], compoundId, i + 1);
+                pairs.Increment(data.ExperimentUsers[i], compoundId);
             }
         }
         return pairs.Count;

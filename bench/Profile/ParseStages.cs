@@ -128,6 +128,7 @@ static class ParseStages
     {
         long rows = 0;
         var errors = new ErrorCollector();
+        var steps = new Steps();
         using var features = new FeatureAccumulator();
         var compounds = new IdSet();
         var experiments = new IdSet();
@@ -143,6 +144,7 @@ static class ParseStages
                 }
             }
         }
+        steps.Mark("users");
         using (var records = new CsvRecordReader(Input.Open(input.Compounds), CsvSchema.Compounds, errors))
         {
             var reader = new CompoundCsvReader(records);
@@ -177,7 +179,9 @@ static class ParseStages
                 }
             }
         }
+        steps.Mark("experiments");
         var built = features.Build(compounds.Count);
-        return Measure.Format($"{rows:N0} rows, {built.ActiveUserCount:N0} active users, {errors.Count} errors");
+        steps.Mark("build");
+        return Measure.Format($"{rows:N0} rows, {built.ActiveUserCount:N0} active users, {errors.Count} errors; {steps}");
     }
 }

@@ -11,7 +11,7 @@ const string Usage = """
            Profile bdn [BenchmarkDotNet arguments]
       stages (comma-separated; default all, the pg ones only with --pg):
         io decode sep records typed validated   the read side, one layer more each
-        features                                FeatureAccumulator vs a packed open-addressing table, on rows in memory
+        features                                FeatureAccumulator, then its PairCounter alone, on rows in memory
         sqlite                                  the SQLite load on rows in memory: as the service, then one change at a time
         pg-floor                                bench/run.sh's floor (psql \copy into text tables) on the same server, for ratios
         pg                                      the PostgreSQL load on rows in memory: as the service, then without index/keys
@@ -96,7 +96,7 @@ foreach (var stage in stages)
         case "features":
             var inMemory = Preloaded();
             Measure.Run("features: FeatureAccumulator", repeat, inMemory.Rows, () => FeatureStages.Accumulator(inMemory, out features));
-            Measure.Run("features: packed table", repeat, inMemory.Rows, () => FeatureStages.Packed(inMemory, Features()));
+            Measure.Run("features: PairCounter", repeat, inMemory.Rows, () => FeatureStages.Packed(inMemory, Features()));
             break;
         case "sqlite":
             Features(); // parsed into memory before the clock starts

@@ -158,7 +158,7 @@ public sealed class FeatureAccumulator(MemoryBudget? budget = null) : IFeatureAc
 
     /// <summary>
     /// Declares that every user is registered and gives the largest compound id: lookups and pair counts can then take
-    /// their compact forms (an array indexed by user id when ids are dense; packed pair slots).
+    /// their compact forms (an array indexed by user id when ids are dense; pairs packed in 32 bits by partition).
     /// </summary>
     public void StartExperiments(int maxCompoundId)
     {
@@ -205,7 +205,7 @@ public sealed class FeatureAccumulator(MemoryBudget? budget = null) : IFeatureAc
         _pairs ??= new PairCounter(_userIds.Count, _maxCompoundId, budget);
         foreach (var compoundId in distinctCompoundIds)
         {
-            _pairs.Increment(index, compoundId, ExperimentCount);
+            _pairs.Increment(index, compoundId);
         }
     }
 

@@ -15,7 +15,7 @@ public sealed record MemoryBudget(long Bytes, string SpillParent)
     public static MemoryBudget Default { get; } = new(DefaultMegabytes * 1024L * 1024, Path.GetTempPath());
 
     /// <summary>
-    /// The (user, compound) pair table's share. The rest goes to the runtime and its heap's slack, the per-user
+    /// The (user, compound) pair state's share. The rest goes to the runtime and its heap's slack, the per-user
     /// arrays (about 30 bytes a user), the database client's buffers and the row queues.
     /// </summary>
     public long PairBytes => Bytes / 4;

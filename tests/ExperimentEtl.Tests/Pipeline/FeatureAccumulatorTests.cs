@@ -168,31 +168,67 @@ public sealed class FeatureAccumulatorTests
     public void Random_data_gives_the_same_features_with_the_compact_pair_table(int seed) => CheckRandom(seed, packed: true);
 
     [Fact]
-    public void The_compact_pair_table_keeps_exact_counts_past_the_bits_of_a_slot()
+    public void A_pair_counted_past_its_partitions_buffer_keeps_its_exact_count()
     {
-        // 2^20 users and compound ids up to 2^17 leave 24 bits for a count: the 2^24th experiment spills the table.
+        // 2^20 users and compound ids up to 2^17: 2^24 + 5 occurrences of one pair fill its partition's sort buffer
+        // (2^21 at the default budget) eight times over, so it is spilled and its counts added up by the merge.
         using var pairs = new PairCounter(users: 1 << 20, maxCompoundId: 1 << 17);
         const long Total = (1L << 24) + 5;
         for (long i = 1; i <= Total; i++)
         {
-            pairs.Increment(1 << 19, 1 << 17, i);
+            pairs.Increment(1 << 19, 1 << 17);
         }
-        pairs.Increment(3, 0, Total + 1);
+        pairs.Increment(3, 0);
 
         Assert.Equal([(3, 0, 1), (1 << 19, 1 << 17, (int)Total)], All(pairs));
+        Assert.Equal(8, pairs.SpilledRuns);
     }
 
     [Fact]
-    public void The_compact_pair_table_grows_without_losing_a_pair()
+    public void The_partitions_count_every_pair_once()
     {
         using var pairs = new PairCounter(users: 100_000, maxCompoundId: 999);
         for (var i = 0; i < 300_000; i++)
         {
-            pairs.Increment(i % 100_000, i % 997, i + 1); // 300,000 distinct pairs: the table doubles several times.
+            pairs.Increment(i % 100_000, i % 997); // 300,000 distinct pairs over 25 partitions of 4,096 users.
         }
-        pairs.Increment(5, 5, 300_001);
+        pairs.Increment(5, 5);
 
         Assert.Equal((300_000, 300_001L), (pairs.Count, All(pairs).Sum(p => (long)p.Count)));
+    }
+
+    [Theory]
+    [InlineData(20_000, 999, 1 << 20, false, 1)]         // 8 partitions; the pool of chunks fills: whole spills.
+    [InlineData(20_000, 999, 1 << 20, true, 2)]          // A few users own most occurrences: their partition's sort buffer fills first.
+    [InlineData(5_000, int.MaxValue, 1 << 20, false, 3)] // 13 + 31 bits: 4,096 partitions of 2 users.
+    [InlineData(5_000, int.MaxValue, 1 << 20, true, 4)]
+    [InlineData(3, 7, 4096, true, 5)]                    // One partition, chunks at their smallest.
+    public void Pairs_read_back_with_the_counts_of_a_naive_computation_in_key_order(int users, int maxCompoundId, long budgetBytes, bool skewed, int seed)
+    {
+        var random = new Random(seed);
+        // Few compounds a user in the skewed case: long counts and ties; spread over the whole id range otherwise.
+        int[] compounds = skewed ? [0, 1, 2, maxCompoundId] : [.. Enumerable.Range(0, 2000).Select(_ => random.Next(maxCompoundId)), maxCompoundId, 0];
+        var occurrences = Enumerable.Range(0, 400_000).Select(_ => (
+            User: skewed ? (int)(Math.Pow(random.NextDouble(), 4) * users) : random.Next(users),
+            Compound: compounds[random.Next(compounds.Length)])).ToList();
+        var spillParent = Directory.CreateTempSubdirectory("etl-test-spill-").FullName;
+
+        using (var pairs = new PairCounter(users, maxCompoundId, new MemoryBudget(budgetBytes, spillParent)))
+        {
+            foreach (var (user, compound) in occurrences)
+            {
+                pairs.Increment(user, compound);
+            }
+
+            var expected = occurrences.GroupBy(o => o).OrderBy(g => g.Key.User).ThenBy(g => g.Key.Compound)
+                .Select(g => (g.Key.User, g.Key.Compound, g.Count())).ToList();
+            Assert.Equal(expected, All(pairs));
+            Assert.Equal(expected, All(pairs)); // Read back as often as needed.
+            Assert.True(pairs.SpilledRuns > 1, $"{pairs.SpilledRuns} runs spilled");
+            Assert.Single(Directory.EnumerateDirectories(spillParent, MemoryBudget.SpillPrefix + "*"));
+        }
+        Assert.Empty(Directory.EnumerateFileSystemEntries(spillParent));
+        Directory.Delete(spillParent);
     }
 
     [Theory]
