@@ -74,7 +74,9 @@ public sealed class PairCounter : IDisposable
         _spillParent = budget.SpillParent;
         _compoundBits = maxCompoundId is { } max ? 64 - BitOperations.LeadingZeroCount((ulong)Math.Max(max, 1)) : 32;
         var userBits = 64 - BitOperations.LeadingZeroCount((ulong)Math.Max(users, 1));
-        var partitionBits = Math.Max(userBits - UserBitsPerPartition, userBits + _compoundBits - 32);
+        // Partitions of 4096 users (at most 4096 partitions, larger ones beyond 16M users), more when a pair must lose
+        // more of its user index to fit 32 bits.
+        var partitionBits = Math.Max(Math.Min(userBits - UserBitsPerPartition, MaxPartitionBits), userBits + _compoundBits - 32);
         _maxDictionaryPairs = (int)Math.Clamp(budget.PairBytes / DictionaryBytesPerPair, MinSpill, int.MaxValue);
         if (maxCompoundId is null || partitionBits > MaxPartitionBits)
         {

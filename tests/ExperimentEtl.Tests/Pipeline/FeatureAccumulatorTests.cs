@@ -197,6 +197,28 @@ public sealed class FeatureAccumulatorTests
         Assert.Equal((300_000, 300_001L), (pairs.Count, All(pairs).Sum(p => (long)p.Count)));
     }
 
+    [Fact]
+    public void Pairs_of_more_than_16_million_users_stay_packed_within_the_budget()
+    {
+        // 2^25 users: 4,096 partitions of 8,192 users. A dictionary (48 bytes a pair) would spill twice in this share.
+        var random = new Random(9);
+        var occurrences = Enumerable.Range(0, 100_000).Select(_ => (User: random.Next(1 << 25), Compound: random.Next(1001))).ToList();
+        var spillParent = Directory.CreateTempSubdirectory("etl-test-spill-").FullName;
+
+        using (var pairs = new PairCounter(users: 1 << 25, maxCompoundId: 1000, new MemoryBudget(8 << 20, spillParent)))
+        {
+            foreach (var (user, compound) in occurrences)
+            {
+                pairs.Increment(user, compound);
+            }
+
+            Assert.Equal(occurrences.GroupBy(o => o).OrderBy(g => g.Key.User).ThenBy(g => g.Key.Compound)
+                .Select(g => (g.Key.User, g.Key.Compound, g.Count())), All(pairs));
+            Assert.Equal(0, pairs.SpilledRuns);
+        }
+        Directory.Delete(spillParent);
+    }
+
     [Theory]
     [InlineData(20_000, 999, 1 << 20, false, 1)]         // 8 partitions; the pool of chunks fills: whole spills.
     [InlineData(20_000, 999, 1 << 20, true, 2)]          // A few users own most occurrences: their partition's sort buffer fills first.
