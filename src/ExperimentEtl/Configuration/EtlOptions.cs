@@ -1,4 +1,3 @@
-using ExperimentEtl.Endpoints;
 using ExperimentEtl.Pipeline;
 
 namespace ExperimentEtl.Configuration;
@@ -25,11 +24,14 @@ public sealed class EtlOptions
 
     /// <summary>
     /// How many data reads (<c>/api/users</c>, <c>/api/compounds</c>, <c>/api/summary</c>) run at once
-    /// (<c>ETL_READ_CONCURRENCY</c>, default four per core); the rest wait their turn, oldest first.
+    /// (<c>ETL_READ_CONCURRENCY</c>, default four per core, at most 64); the rest wait their turn, oldest first.
     /// </summary>
     public int ReadConcurrency { get; init; } = DefaultReadConcurrency;
 
-    public static int DefaultReadConcurrency => 4 * Environment.ProcessorCount;
+    // At most 64 by default: each running read holds a database connection, and Npgsql's pool has 100.
+    public static int DefaultReadConcurrency => Math.Min(4 * Environment.ProcessorCount, 64);
+
+    public const int MaxReadConcurrency = 10_000;
 
     /// <summary>When set (<c>API_KEY</c>), endpoints that change data require it in the <c>X-Api-Key</c> header. Set but blank is an error.</summary>
     public string? ApiKey { get; init; }
@@ -50,9 +52,9 @@ public sealed class EtlOptions
         }
         var readConcurrency = DefaultReadConcurrency;
         if (configuration["ETL_READ_CONCURRENCY"] is { Length: > 0 } reads
-            && (!int.TryParse(reads, out readConcurrency) || readConcurrency is <= 0 or > ReadLimit.MaxConcurrency))
+            && (!int.TryParse(reads, out readConcurrency) || readConcurrency is <= 0 or > MaxReadConcurrency))
         {
-            throw new ConfigurationException($"ETL_READ_CONCURRENCY must be a whole number from 1 to {ReadLimit.MaxConcurrency}.");
+            throw new ConfigurationException($"ETL_READ_CONCURRENCY must be a whole number from 1 to {MaxReadConcurrency}.");
         }
         // An empty key left by a template or a failed secret lookup must not quietly open the endpoints that change data.
         var apiKey = configuration["API_KEY"];

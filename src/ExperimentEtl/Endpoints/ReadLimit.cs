@@ -13,8 +13,6 @@ public static class ReadLimit
 {
     public const string Policy = "reads";
 
-    public const int MaxConcurrency = 10_000;
-
     /// <summary>
     /// Reads that may wait, for each one running; past that a read answers 503 at once rather than wait behind a backlog
     /// it cannot see the end of (64 × 8 on 2 cores: about half a second of pages).

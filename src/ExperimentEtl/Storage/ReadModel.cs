@@ -101,9 +101,10 @@ public sealed class ReadModel(IEtlStore store)
     /// <summary>Users a page with <c>q</c> looks through at most.</summary>
     /// <remarks>
     /// A name held by few users would otherwise read every user after <c>after</c> to fill a page: 0.5–1.1 s on
-    /// PostgreSQL at 1M users for a name nobody has, holding a read slot all that time. The bound is an id found once
-    /// per page (<see cref="SearchScanEnd"/>): a subquery with LIMIT in FROM did the same on PostgreSQL, but SQLite
-    /// materialised and sorted its 10,000 rows on every page (5.9 ms against 0.85 ms for a common name).
+    /// PostgreSQL at 1M users for a name nobody has, holding a read slot all that time. The bound is the id of the
+    /// last user looked through, found first (<see cref="SearchScanEnd"/>) and passed to the page, so the page's next
+    /// link is the bound it used even when a reload commits in between. (A subquery with LIMIT in FROM bounded the page
+    /// as well on PostgreSQL, but SQLite materialised and sorted its 10,000 rows on every page: 5.9 ms against 0.85 ms.)
     /// </remarks>
     public const int SearchScanUsers = 10_000;
 
@@ -122,29 +123,26 @@ public sealed class ReadModel(IEtlStore store)
         ArgumentOutOfRangeException.ThrowIfGreaterThan(limit, MaxPageSize);
         var pattern = string.IsNullOrWhiteSpace(nameContains) ? null : "%" + EscapeLike(nameContains.Trim().ToLowerInvariant()) + "%";
         await using var connection = await store.OpenReadConnectionAsync(cancellationToken);
-        var users = await ReadUsersAsync(connection, limit, after, pattern, cancellationToken);
-        if (users.Count == limit)
+        int? scanEnd = null;
+        if (pattern is not null)
         {
-            return new UserListing(users, users[^1].UserId);
+            await using var command = Command(connection, SearchScanEnd, after);
+            await PrepareAsync(command, cancellationToken);
+            // An integer: int from PostgreSQL, long from SQLite; null when fewer users follow.
+            scanEnd = await command.ExecuteScalarAsync(cancellationToken) is { } end and not DBNull
+                ? Convert.ToInt32(end, CultureInfo.InvariantCulture)
+                : null;
         }
-        if (pattern is null)
-        {
-            return new UserListing(users, null);
-        }
-        // The page is short: the search stopped at its scan's end, or at the last user.
-        await using var scanEnd = Command(connection, SearchScanEnd, after);
-        // An integer: int from PostgreSQL, long from SQLite.
-        return new UserListing(users, await scanEnd.ExecuteScalarAsync(cancellationToken) is { } end and not DBNull
-            ? Convert.ToInt32(end, CultureInfo.InvariantCulture)
-            : null);
+        var users = await ReadUsersAsync(connection, limit, after, pattern, scanEnd ?? int.MaxValue, cancellationToken);
+        // A short search page stopped at its scan's end (or at the last user): the next page goes on from there.
+        return new UserListing(users, users.Count == limit ? users[^1].UserId : scanEnd);
     }
 
-    async Task<List<UserDetail>> ReadUsersAsync(DbConnection connection, int limit, int after, string? pattern, CancellationToken cancellationToken)
+    async Task<List<UserDetail>> ReadUsersAsync(DbConnection connection, int limit, int after, string? pattern, int scanEnd, CancellationToken cancellationToken)
     {
         await using var command = pattern is null
             ? Command(connection, UsersPage(limit), after)
-            : Command(connection, UsersPage(limit, $"{store.MatchesIgnoringCase("u.name", "$2")} AND u.user_id <= COALESCE(({SearchScanEnd}), {int.MaxValue})"),
-                after, pattern);
+            : Command(connection, UsersPage(limit, $"{store.MatchesIgnoringCase("u.name", "$2")} AND u.user_id <= $3"), after, pattern, scanEnd);
         if (PreparedPageSizes.Contains(limit))
         {
             await PrepareAsync(command, cancellationToken);
@@ -186,7 +184,7 @@ public sealed class ReadModel(IEtlStore store)
             return null;
         }
         await using var connection = await store.OpenReadConnectionAsync(cancellationToken);
-        var page = await ReadUsersAsync(connection, 1, userId - 1, null, cancellationToken);
+        var page = await ReadUsersAsync(connection, 1, userId - 1, null, int.MaxValue, cancellationToken);
         return page is [{ } user] && user.UserId == userId ? user : null;
     }
 

@@ -79,7 +79,15 @@ function problemText(body, status) {
 }
 
 async function getJson(url, signal) {
-  const response = await fetch(url, { headers: { Accept: 'application/json' }, signal });
+  let response = await fetch(url, { headers: { Accept: 'application/json' }, signal });
+  // A busy server (too many reads at once) or one still preparing its database says when to come back: twice at most.
+  for (let retries = 0; response.status === 503 && retries < 2; retries++) {
+    const seconds = Number(response.headers.get('Retry-After'));
+    if (!(seconds > 0 && seconds <= 5)) break;
+    await new Promise((resolve) => setTimeout(resolve, seconds * 1000));
+    signal?.throwIfAborted();
+    response = await fetch(url, { headers: { Accept: 'application/json' }, signal });
+  }
   const body = await response.json().catch(() => null);
   if (!response.ok) {
     const error = new Error(problemText(body, response.status));

@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Net;
 using System.Net.Http.Headers;
 using ExperimentEtl.Tests.Infrastructure;
+using Microsoft.Extensions.DependencyInjection;
 
 namespace ExperimentEtl.Tests.Http;
 
@@ -32,33 +33,47 @@ public sealed class ReadApiTests
         {
             await lockUsers.ExecuteNonQueryAsync();
         }
-        var held = new List<Task<HttpResponseMessage>>();
-        HttpResponseMessage? refused = null;
-        // One read runs, ReadLimit.WaitingPerReader wait; the next is refused at once. Bounded: 200 requests.
-        for (var i = 0; i < 200 && refused is null; i++)
+        // The limiter's own count of waiting reads says when the queue is full, whatever the machine's speed.
+        var meters = app.Services.GetRequiredService<System.Diagnostics.Metrics.IMeterFactory>();
+        long queued = 0;
+        using var listener = new System.Diagnostics.Metrics.MeterListener();
+        listener.InstrumentPublished = (instrument, l) =>
         {
-            var request = client.GetAsync("/api/users?limit=2");
-            if (await Task.WhenAny(request, Task.Delay(200)) == request)
+            if (instrument.Meter.Scope == meters && instrument.Name == "aspnetcore.rate_limiting.queued_requests")
             {
-                refused = await request;
+                l.EnableMeasurementEvents(instrument);
             }
-            else
-            {
-                held.Add(request);
-            }
-        }
+        };
+        listener.SetMeasurementEventCallback<long>((_, change, _, _) => Interlocked.Add(ref queued, change));
+        listener.Start();
 
-        Assert.NotNull(refused);
+        // One read runs (and waits for the table), ReadLimit.WaitingPerReader wait their turn; the next is refused at once.
+        var held = Enumerable.Range(0, 1 + ExperimentEtl.Endpoints.ReadLimit.WaitingPerReader)
+            .Select(_ => client.GetAsync("/api/users?limit=2")).ToList();
+        var deadline = DateTime.UtcNow.AddSeconds(30);
+        while (Interlocked.Read(ref queued) < ExperimentEtl.Endpoints.ReadLimit.WaitingPerReader)
+        {
+            Assert.True(DateTime.UtcNow < deadline, $"{Interlocked.Read(ref queued)} reads waiting after 30 s");
+            await Task.Delay(50);
+        }
+        var refusal = client.GetAsync("/api/users?limit=2");
+        Assert.Same(refusal, await Task.WhenAny(refusal, Task.Delay(TimeSpan.FromSeconds(30))));
+        var refused = await refusal;
+
         Assert.Equal(HttpStatusCode.ServiceUnavailable, refused.StatusCode);
         Assert.Equal("1", refused.Headers.RetryAfter?.ToString());
         var problem = await refused.ReadJsonAsync();
         Assert.Equal("https://experiment-etl.dev/problems/overloaded", problem.GetProperty("type").GetString());
-        Assert.Equal(1 + ExperimentEtl.Endpoints.ReadLimit.WaitingPerReader, held.Count);
-        // The waiting reads hold no database connection: one statement waits for the table.
+        // The waiting reads hold no database connection: one statement waits for the table (once it has got there).
         await using (var waiting = new Npgsql.NpgsqlCommand(
             "SELECT count(*) FROM pg_locks WHERE NOT granted AND relation = 'users'::regclass", holder, hold))
         {
-            Assert.Equal(1L, (long)(await waiting.ExecuteScalarAsync())!);
+            long statements;
+            while ((statements = (long)(await waiting.ExecuteScalarAsync())!) == 0 && DateTime.UtcNow < deadline)
+            {
+                await Task.Delay(50);
+            }
+            Assert.Equal(1L, statements);
         }
         Assert.Equal(HttpStatusCode.OK, (await client.GetAsync("/healthz")).StatusCode);
         Assert.Equal(HttpStatusCode.OK, (await client.GetAsync("/readyz")).StatusCode);

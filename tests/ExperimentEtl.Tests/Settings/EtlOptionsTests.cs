@@ -28,9 +28,9 @@ public sealed class EtlOptionsTests
     }
 
     [Fact]
-    public void Four_reads_per_core_run_at_once_unless_set()
+    public void Four_reads_per_core_run_at_once_at_most_64_unless_set()
     {
-        Assert.Equal(4 * Environment.ProcessorCount, From().ReadConcurrency);
+        Assert.Equal(Math.Min(4 * Environment.ProcessorCount, 64), From().ReadConcurrency);
         Assert.Equal(3, From(("ETL_READ_CONCURRENCY", "3")).ReadConcurrency);
     }
 
