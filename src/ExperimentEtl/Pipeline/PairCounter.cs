@@ -6,7 +6,8 @@ namespace ExperimentEtl.Pipeline;
 /// <summary>
 /// Counts experiments per (user index, compound id) pair: the state behind each user's favourite compound. Within a
 /// memory budget: when its share is full the pairs so far are written to disk as a sorted run, and the runs are merged
-/// when the pairs are read back in (user index, compound id) order.
+/// when the pairs are read back in (user index, compound id) order. At most <see cref="MaxRuns"/> runs exist at once:
+/// the spill that would exceed them merges the runs and the pairs in memory into one run instead.
 /// </summary>
 /// <remarks>
 /// When a pair fits 32 bits once the high bits of its user index are dropped, each occurrence is appended (4 bytes) to
@@ -18,7 +19,7 @@ namespace ExperimentEtl.Pipeline;
 /// </remarks>
 public sealed class PairCounter : IDisposable
 {
-    // A partition of 4096 users: at 2–3 distinct compounds a user, a few hundred KB to sort, within the L2 cache.
+    // A partition of 4096 users: at about 22 occurrences a user (L), 4 bytes each, a few hundred KB to sort, within the L2 cache.
     const int UserBitsPerPartition = 12;
     const int MaxPartitionBits = 12;
     const int MinChunk = 16;
@@ -28,6 +29,13 @@ public sealed class PairCounter : IDisposable
     const int MaxScratch = 1 << 21;
     const int RadixBits = 11;
     const int MinSpill = 16;
+
+    /// <summary>
+    /// The most run files at once, so the most a merge opens (those less one, and the pairs in memory): 64 handles and
+    /// 4 MB of read buffers stay far below the open-file limit (1024) and within the slack the budget leaves outside the
+    /// share, while a compaction rewrites the pairs so far only once every 63 spills.
+    /// </summary>
+    internal const int MaxRuns = 64;
 
     // A Dictionary<long, int> entry with its bucket, and room for the copy its growth makes.
     const int DictionaryBytesPerPair = 48;
@@ -58,6 +66,7 @@ public sealed class PairCounter : IDisposable
 
     ScratchFolder? _spill;
     readonly List<string> _runs = [];
+    int _spills;
 
     // Once read back, the pairs left in memory, sorted: each partition's occurrences in place, or the dictionary's in two arrays.
     bool _sorted;
@@ -112,8 +121,8 @@ public sealed class PairCounter : IDisposable
         }
     }
 
-    /// <summary>How many sorted runs were written to disk.</summary>
-    public int SpilledRuns => _runs.Count;
+    /// <summary>How many times the pairs in memory were written to disk (as a run of their own or compacted with the runs).</summary>
+    public int SpilledRuns => _spills;
 
     /// <summary>Adds one experiment to the pair's count.</summary>
     public void Increment(int userIndex, int compoundId)
@@ -176,19 +185,20 @@ public sealed class PairCounter : IDisposable
     void Spill()
     {
         _spill ??= ScratchFolder.Create(_spillParent, MemoryBudget.SpillPrefix);
-        var path = Path.Combine(_spill.Path, $"pairs-{_runs.Count:D5}.run");
-        _runs.Add(path);
+        var path = Path.Combine(_spill.Path, $"pairs-{_spills++:D5}.run");
         using (var writer = new PairRunWriter(path))
         {
-            if (_dictionary is not null)
+            if (_runs.Count == MaxRuns - 1)
+            {
+                Compact(writer);
+            }
+            else if (_dictionary is not null)
             {
                 SortInMemory();
                 for (var i = 0; i < _count; i++)
                 {
                     writer.Write((ulong)_sortedKeys![i], _sortedCounts![i]);
                 }
-                _dictionary.Clear();
-                (_sortedKeys, _sortedCounts) = (null, null);
             }
             else
             {
@@ -208,13 +218,40 @@ public sealed class PairCounter : IDisposable
                         i = end;
                     }
                 }
-                _usedChunks = 0;
-                Array.Clear(_tail);
-                Array.Clear(_length!);
-                _firstChunk.AsSpan().Fill(-1);
             }
         }
+        _runs.Add(path);
+        if (_dictionary is not null)
+        {
+            _dictionary.Clear();
+            (_sortedKeys, _sortedCounts) = (null, null);
+        }
+        else
+        {
+            _usedChunks = 0;
+            Array.Clear(_tail!);
+            Array.Clear(_length!);
+            _firstChunk.AsSpan().Fill(-1);
+        }
         (_sorted, _count) = (false, 0);
+    }
+
+    /// <summary>Writes the runs and the pairs in memory, merged, as one run, and deletes the runs.</summary>
+    void Compact(PairRunWriter writer)
+    {
+        SortInMemory(release: false);
+        using (var reader = new PairReader(this))
+        {
+            while (reader.MoveNext(out var key, out var count))
+            {
+                writer.Write(key, count);
+            }
+        }
+        foreach (var run in _runs)
+        {
+            File.Delete(run);
+        }
+        _runs.Clear();
     }
 
     /// <summary>
@@ -286,7 +323,8 @@ public sealed class PairCounter : IDisposable
         return _slabs[position >> _slabBits].AsSpan(position & ((1 << _slabBits) - 1), length);
     }
 
-    void SortInMemory()
+    /// <param name="release">Frees the sort buffers: no increment follows.</param>
+    void SortInMemory(bool release = true)
     {
         if (_sorted)
         {
@@ -319,8 +357,10 @@ public sealed class PairCounter : IDisposable
                 }
             }
         }
-        // Only read from now on.
-        (_scratch, _spare) = (null, null);
+        if (release)
+        {
+            (_scratch, _spare) = (null, null);
+        }
     }
 
     /// <summary>
@@ -441,15 +481,24 @@ public sealed class PairCounter : IDisposable
         /// <summary>The next pair, its counts over all runs added up; false at the end.</summary>
         public bool MoveNext(out int userIndex, out int compoundId, out int count)
         {
+            var more = MoveNext(out var key, out count);
+            userIndex = (int)(key >> _compoundBits);
+            compoundId = (int)(key & _compoundMask);
+            return more;
+        }
+
+        /// <summary>The next pair's packed key (user index, then compound id) and its counts added up; false at the end.</summary>
+        internal bool MoveNext(out ulong key, out int count)
+        {
             var memoryKey = _memory.Peek();
-            var key = memoryKey;
+            key = memoryKey;
             if (_heads.TryPeek(out _, out var runKey) && runKey < key)
             {
                 key = runKey;
             }
             if (key == ulong.MaxValue)
             {
-                (userIndex, compoundId, count) = (0, 0, 0);
+                (key, count) = (0, 0);
                 return false;
             }
             count = memoryKey == key ? _memory.Take() : 0;
@@ -466,8 +515,6 @@ public sealed class PairCounter : IDisposable
                     _heads.Dequeue();
                 }
             }
-            userIndex = (int)(key >> _compoundBits);
-            compoundId = (int)(key & _compoundMask);
             return true;
         }
 

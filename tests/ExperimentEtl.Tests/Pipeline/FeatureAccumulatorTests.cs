@@ -190,7 +190,7 @@ public sealed class FeatureAccumulatorTests
         using var pairs = new PairCounter(users: 100_000, maxCompoundId: 999);
         for (var i = 0; i < 300_000; i++)
         {
-            pairs.Increment(i % 100_000, i % 997); // 300,000 distinct pairs over 25 partitions of 4,096 users.
+            pairs.Increment(i % 100_000, i % 997); // 300,000 distinct pairs over 25 of the 32 partitions of 4,096 users.
         }
         pairs.Increment(5, 5);
 
@@ -200,7 +200,7 @@ public sealed class FeatureAccumulatorTests
     [Fact]
     public void Pairs_of_more_than_16_million_users_stay_packed_within_the_budget()
     {
-        // 2^25 users: 4,096 partitions of 8,192 users. A dictionary (48 bytes a pair) would spill twice in this share.
+        // 2^25 users: 4,096 partitions of 16,384 users. A dictionary (48 bytes a pair) would spill twice in this share.
         var random = new Random(9);
         var occurrences = Enumerable.Range(0, 100_000).Select(_ => (User: random.Next(1 << 25), Compound: random.Next(1001))).ToList();
         var spillParent = Directory.CreateTempSubdirectory("etl-test-spill-").FullName;
@@ -224,7 +224,7 @@ public sealed class FeatureAccumulatorTests
     [InlineData(20_000, 999, 1 << 20, true, 2)]          // A few users own most occurrences: their partition's sort buffer fills first.
     [InlineData(5_000, int.MaxValue, 1 << 20, false, 3)] // 13 + 31 bits: 4,096 partitions of 2 users.
     [InlineData(5_000, int.MaxValue, 1 << 20, true, 4)]
-    [InlineData(3, 7, 4096, true, 5)]                    // One partition, chunks at their smallest.
+    [InlineData(3, 7, 1 << 18, true, 5)]                 // One partition: its sort buffer (2,048) fills ~195 times, so the runs are compacted.
     public void Pairs_read_back_with_the_counts_of_a_naive_computation_in_key_order(int users, int maxCompoundId, long budgetBytes, bool skewed, int seed)
     {
         var random = new Random(seed);
@@ -248,6 +248,38 @@ public sealed class FeatureAccumulatorTests
             Assert.Equal(expected, All(pairs)); // Read back as often as needed.
             Assert.True(pairs.SpilledRuns > 1, $"{pairs.SpilledRuns} runs spilled");
             Assert.Single(Directory.EnumerateDirectories(spillParent, MemoryBudget.SpillPrefix + "*"));
+        }
+        Assert.Empty(Directory.EnumerateFileSystemEntries(spillParent));
+        Directory.Delete(spillParent);
+    }
+
+    [Theory]
+    [InlineData(7)]    // A 4 KB budget: a sort buffer of 32, so 20,000 occurrences make 625 spills, ten times the limit.
+    [InlineData(null)] // The dictionary fallback: a spill per 21 distinct pairs.
+    public void Many_spills_keep_at_most_the_fan_in_limit_of_runs_on_disk(int? maxCompoundId)
+    {
+        var random = new Random(11);
+        var occurrences = Enumerable.Range(0, 20_000).Select(_ => (User: random.Next(3), Compound: random.Next(8))).ToList();
+        var spillParent = Directory.CreateTempSubdirectory("etl-test-spill-").FullName;
+
+        using (var pairs = new PairCounter(users: 3, maxCompoundId, new MemoryBudget(4096, spillParent)))
+        {
+            var (spills, mostRuns) = (0, 0);
+            foreach (var (user, compound) in occurrences)
+            {
+                pairs.Increment(user, compound);
+                if (pairs.SpilledRuns != spills)
+                {
+                    spills = pairs.SpilledRuns;
+                    var folder = Assert.Single(Directory.EnumerateDirectories(spillParent, MemoryBudget.SpillPrefix + "*"));
+                    mostRuns = Math.Max(mostRuns, Directory.EnumerateFiles(folder, "*.run").Count());
+                }
+            }
+
+            Assert.True(spills > 5 * PairCounter.MaxRuns, $"{spills} spills");
+            Assert.InRange(mostRuns, 2, PairCounter.MaxRuns);
+            Assert.Equal(occurrences.GroupBy(o => o).OrderBy(g => g.Key.User).ThenBy(g => g.Key.Compound)
+                .Select(g => (g.Key.User, g.Key.Compound, g.Count())), All(pairs));
         }
         Assert.Empty(Directory.EnumerateFileSystemEntries(spillParent));
         Directory.Delete(spillParent);
