@@ -6,8 +6,9 @@ namespace ExperimentEtl.Endpoints;
 /// <summary>
 /// Bounds how many data reads run at once; the others queue, oldest first. With one database connection per request,
 /// 32 clients on 2 cores meant 32 database processes taking turns unfairly, and a few requests waited far longer than
-/// the rest (one user at 1M users, PostgreSQL: p99 27–43 ms unbounded, 9 ms with 8 at once, same rate). Reports, runs,
-/// health and metrics are not bounded: a long report download must not hold back a page, nor a probe wait for one.
+/// the rest (one user at 1M users, PostgreSQL: p99 100 ms unbounded, 15 ms with 8 at once; docs/benchmarks.md).
+/// Reports, runs, health and metrics are not bounded: a long report download must not hold back a page, nor a probe
+/// wait for one.
 /// </summary>
 public static class ReadLimit
 {

@@ -16,17 +16,6 @@ public sealed class EtlOptionsTests
         Assert.Equal(Path.GetTempPath(), From().MemoryBudget.SpillParent);
     }
 
-    [Theory]
-    [InlineData("0")]
-    [InlineData("-5")]
-    [InlineData("lots")]
-    [InlineData("1.5")]
-    public void A_memory_limit_that_is_not_a_positive_number_of_megabytes_is_refused(string value)
-    {
-        var error = Assert.Throws<ConfigurationException>(() => From(("ETL_MEMORY_LIMIT_MB", value)));
-        Assert.Contains("ETL_MEMORY_LIMIT_MB", error.Message, StringComparison.Ordinal);
-    }
-
     [Fact]
     public void Four_reads_per_core_run_at_once_at_most_64_unless_set()
     {
@@ -35,13 +24,17 @@ public sealed class EtlOptionsTests
     }
 
     [Theory]
-    [InlineData("0")]
-    [InlineData("-1")]
-    [InlineData("many")]
-    [InlineData("10001")]
-    public void A_read_concurrency_that_is_not_a_whole_number_from_1_to_10000_is_refused(string value)
+    [InlineData("ETL_MEMORY_LIMIT_MB", "0")]
+    [InlineData("ETL_MEMORY_LIMIT_MB", "-5")]
+    [InlineData("ETL_MEMORY_LIMIT_MB", "lots")]
+    [InlineData("ETL_MEMORY_LIMIT_MB", "1.5")]
+    [InlineData("ETL_READ_CONCURRENCY", "0")]
+    [InlineData("ETL_READ_CONCURRENCY", "-1")]
+    [InlineData("ETL_READ_CONCURRENCY", "many")]
+    [InlineData("ETL_READ_CONCURRENCY", "10001")]
+    public void A_memory_limit_or_read_concurrency_out_of_range_is_refused_naming_the_setting(string setting, string value)
     {
-        var error = Assert.Throws<ConfigurationException>(() => From(("ETL_READ_CONCURRENCY", value)));
-        Assert.Contains("ETL_READ_CONCURRENCY", error.Message, StringComparison.Ordinal);
+        var error = Assert.Throws<ConfigurationException>(() => From((setting, value)));
+        Assert.Contains(setting, error.Message, StringComparison.Ordinal);
     }
 }
