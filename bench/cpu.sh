@@ -24,7 +24,7 @@ cpu_ticks() {
   echo "$total"
 }
 
-# cpu_ticks_settled: cpu_ticks once the last psql session's backend is gone (waits 5 s at most, then says so). It exits after psql does, and what it
+# cpu_ticks_settled: cpu_ticks (the cluster and this script, no server) once the last psql session's backend is gone (waits 5 s at most, then says so). It exits after psql does, and what it
 # used reaches the postmaster's count only when the postmaster has reaped it: read at once, the typed floor's key
 # build was missing from 2 of 3 repetitions (1.9 and 2.7 CPU s for 10–12 s of work).
 cpu_ticks_settled() {
@@ -32,12 +32,13 @@ cpu_ticks_settled() {
   if [ -n "$pg_dir" ] && pm=$(head -n 1 "$pg_dir/data/postmaster.pid" 2>/dev/null); then
     for wait in $(seq 1 50); do
       # No client backend left, alive or exited and not yet reaped; the postmaster's own helpers (checkpointer, …) stay.
+      # shellcheck disable=SC2009 # one pass over state and command line: zombies (Z) and live client backends alike
       [ "$(ps -o stat=,cmd= --ppid "$pm" | grep -c -e '^Z' -e 'postgres: postgres ')" -eq 0 ] && break
       [ "$wait" -lt 50 ] || log "cpu: a client backend was still there after 5 s; this CPU figure may miss some of its work"
       sleep 0.1
     done
   fi
-  cpu_ticks "$@"
+  cpu_ticks "" # no server process: the cluster and this script only
 }
 
 # cpu_seconds TICKS_BEFORE TICKS_AFTER

@@ -35,6 +35,7 @@ log() { echo "reads: $*" >&2; }
 work=$(mktemp -d -t experiment-etl-reads.XXXXXX)
 pg_dir=""
 server_pid=""
+# shellcheck disable=SC2317 # reached through the EXIT trap
 cleanup() {
   local status=$?
   set +e

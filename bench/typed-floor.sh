@@ -7,6 +7,7 @@
 # Needs the throwaway cluster (its server runs as a local user and reads files on this machine) and a postgres
 # target before it in BENCH_TARGETS.
 # shellcheck shell=bash
+# shellcheck disable=SC2154 # work, seconds, pg_dir, pg, die, log, run_psql_floor: bench/run.sh's, which sources this file
 
 typed_tables=(users compounds experiments)
 typed_dir=""

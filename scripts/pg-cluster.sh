@@ -49,7 +49,9 @@ case "$command" in
     cat "$dir/url"
     ;;
   stop)
-    [ -d "$dir/data" ] && as_owner "$PG_BIN/pg_ctl" -D "$dir/data" -m fast -w stop >/dev/null || true
+    if [ -d "$dir/data" ]; then
+      as_owner "$PG_BIN/pg_ctl" -D "$dir/data" -m fast -w stop >/dev/null || true
+    fi
     ;;
   *)
     echo "usage: pg-cluster.sh start|stop|resume DIR" >&2; exit 2

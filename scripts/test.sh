@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
 # The whole test suite in one command, on a fresh Debian/Ubuntu machine that has only the .NET SDK:
 #   scripts/test.sh [dotnet test arguments...]
-#   1. installs what is missing (PostgreSQL 15, Chromium and fonts for the dashboard test, curl, jq) with apt-get, and
-#      Citus with ../shared/citus/install.sh (beside the project);
-#   2. starts a throwaway PostgreSQL 15 cluster (scripts/pg-cluster.sh) and a Citus cluster (scripts/citus-cluster.sh:
+#   1. installs what is missing (PostgreSQL 15, Chromium and fonts for the dashboard test, curl, jq, shellcheck) with
+#      apt-get, and Citus with ../shared/citus/install.sh (beside the project);
+#   2. checks the sources: shellcheck on every script, `dotnet format --verify-no-changes` (one check each);
+#   3. starts a throwaway PostgreSQL 15 cluster (scripts/pg-cluster.sh) and a Citus cluster (scripts/citus-cluster.sh:
 #      a coordinator and two workers) and exports ETL_TEST_DATABASE_URL and ETL_TEST_CITUS_URL (each unless already set);
-#   3. runs `dotnet test` (every backend: the default ephemeral SQLite, a SQLite file, PostgreSQL, Citus; the browser test);
-#   4. runs scripts/e2e.sh against a database of the PostgreSQL cluster, then against the Citus cluster it started;
-#   5. stops the clusters and ends with one plain line: 'N passed, N failed' (the tests and the e2e checks together).
+#   4. runs `dotnet test` (every backend: the default ephemeral SQLite, a SQLite file, PostgreSQL, Citus; the browser test);
+#   5. runs scripts/e2e.sh against a database of the PostgreSQL cluster, then against the Citus cluster it started;
+#   6. stops the clusters and ends with one plain line: 'N passed, N failed' (the source checks, the tests and the e2e
+#      checks together).
 # Exits non-zero when anything failed. Installing needs root (CI is root); without root it says what to install.
 # Environment (where to look, e.g. to check the install path without moving system folders):
 #   PG_BIN    PostgreSQL 15's server binaries       (default /usr/lib/postgresql/15/bin)
@@ -35,6 +37,7 @@ command -v runuser >/dev/null || missing+=(util-linux)
 psql --version >/dev/null 2>&1 || missing+=(postgresql-client-15)
 [ -x "$CHROMIUM" ] || missing+=(chromium)
 command -v fc-list >/dev/null || missing+=(fontconfig fonts-dejavu-core)
+command -v shellcheck >/dev/null || missing+=(shellcheck)
 if [ ${#missing[@]} -gt 0 ]; then
   if [ "$(id -u)" -ne 0 ]; then
     echo "test.sh: missing ${missing[*]}; run as root, or: sudo apt-get install ${missing[*]}" >&2
@@ -66,7 +69,27 @@ else
   step "cannot install Citus ($citus_install absent, or not root): the Citus tests will fail and say how to install it"
 fi
 
-# ---- 2. a throwaway PostgreSQL ---------------------------------------------------------------------------------
+passed=0
+failed=0
+
+# ---- 2. the sources: one check each, counted in the closing line; a failure does not stop the tests ---------------
+check() {
+  local name=$1
+  shift
+  step "checking: $name"
+  if "$@"; then
+    passed=$((passed + 1))
+    step "$name: passed"
+  else
+    failed=$((failed + 1))
+    step "$name: FAILED (see above)"
+  fi
+}
+# .shellcheckrc makes shellcheck follow the files the scripts source.
+check "shellcheck on every script" shellcheck scripts/*.sh bench/*.sh .ci/run
+check "dotnet format --verify-no-changes" dotnet format ExperimentEtl.slnx --verify-no-changes
+
+# ---- 3. a throwaway PostgreSQL ---------------------------------------------------------------------------------
 pg_dir=$(mktemp -d)
 citus_dir=""
 log=$(mktemp)
@@ -95,10 +118,7 @@ if [ -z "${ETL_TEST_CITUS_URL:-}" ]; then
   fi
 fi
 
-passed=0
-failed=0
-
-# ---- 3. dotnet test -------------------------------------------------------------------------------------------
+# ---- 4. dotnet test -------------------------------------------------------------------------------------------
 step "running dotnet test $*"
 set +e
 dotnet test "$@" 2>&1 | tee "$log"
@@ -119,7 +139,7 @@ if [ -z "$summary" ]; then
   [ "$test_status" -ne 0 ] || test_status=1
 fi
 
-# ---- 4. the end-to-end script ----------------------------------------------------------------------------------
+# ---- 5. the end-to-end script ----------------------------------------------------------------------------------
 # The seed's test_run.sh, without Docker, on its own database of the PostgreSQL server, then on the Citus cluster.
 e2e_status=0
 run_e2e() {
@@ -158,7 +178,7 @@ else
   failed=$((failed + 1)) e2e_status=1
 fi
 
-# ---- 5. one closing line for tools that read it ----------------------------------------------------------------
+# ---- 6. one closing line for tools that read it ----------------------------------------------------------------
 cleanup
 trap - EXIT
 echo "$passed passed, $failed failed"

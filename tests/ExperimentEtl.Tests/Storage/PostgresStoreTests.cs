@@ -204,7 +204,14 @@ public sealed class PostgresStoreTests
             await WaitForAsync(database, "SELECT count(*) > 0 FROM pg_locks WHERE NOT granted AND relation = 'users'::regclass");
             return new HeldSwap
             {
-                Database = database, Files = files, App = app, Client = client, Before = before, Holder = holder, Holding = holding, RunId = runId,
+                Database = database,
+                Files = files,
+                App = app,
+                Client = client,
+                Before = before,
+                Holder = holder,
+                Holding = holding,
+                RunId = runId,
             };
         }
 

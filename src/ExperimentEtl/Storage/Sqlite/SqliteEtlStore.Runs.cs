@@ -126,9 +126,13 @@ public sealed partial class SqliteEtlStore
         return Task.FromResult<IReadOnlyList<StoredReject>>(rejects);
     }
 
-    RunRecord ReadRun(SqliteDataReader reader) => RunColumns.Read(reader,
-        i => Guid.Parse(reader.GetString(i)),
-        i => DateTimeOffset.Parse(reader.GetString(i), CultureInfo.InvariantCulture)) with { Provider = Provider };
+    RunRecord ReadRun(SqliteDataReader reader)
+    {
+        var run = RunColumns.Read(reader,
+            i => Guid.Parse(reader.GetString(i)),
+            i => DateTimeOffset.Parse(reader.GetString(i), CultureInfo.InvariantCulture));
+        return run with { Provider = Provider };
+    }
 
     static string Text(DateTimeOffset time) => time.ToString("O", CultureInfo.InvariantCulture);
 }
