@@ -7,6 +7,7 @@
 # Phase 1: publish, start the server on a free loopback port, then /setup_test_db, /csv (twice) and /report.
 # Phase 2: a second server on the same database reads a copy of the data with one bad row: /csv must answer 422
 #          pointing at the bad field, and the first server's /report must be unchanged.
+# Phase 3: the README's samples, as written, against the first server (see phase 3 below).
 # Needs bash, curl, jq, dotnet and (without DATABASE_URL) PostgreSQL 15's binaries. Prints PASS/FAIL lines;
 # exits non-zero on any failure.
 set -euo pipefail
@@ -209,6 +210,45 @@ if expect_status "GET /report after the failed run" 200 "$main_url/report" "$wor
     diff <(jq -S . "$work/report-before.json") <(jq -S . "$work/report-after.json") || true
   fi
 fi
+
+# ---- phase 3: the README's samples -------------------------------------------------------------------
+# Each ```bash block of README.md that follows a line `<!-- e2e: runs in scripts/e2e.sh -->` runs here as written,
+# from the repository's root, against the first server: `curl` is a function that sends localhost:8000 to that server
+# and fails on an HTTP error status, so a sample that stops working fails this check. Every `curl` line of the
+# README's code blocks must be in such a block, so a new sample cannot be left out.
+readme=$repo/README.md
+marker='<!-- e2e: runs in scripts/e2e.sh -->'
+mkdir -p "$work/readme"
+if awk -v marker="$marker" -v out="$work/readme/sample-" '
+     $0 == marker { armed = 1; next }
+     /^```/ && !inside { inside = 1; marked = armed; armed = 0; if (marked) n++; next }
+     /^```/ && inside { inside = 0; marked = 0; next }
+     inside && marked { print > (out n ".sh"); next }
+     inside && /^[[:space:]]*curl / { print "unmarked: README.md:" FNR ": " $0; bad = 1 }
+     END { exit bad }
+   ' "$readme" >"$work/readme/unmarked.txt"; then
+  pass "every curl sample in README.md is marked to run here"
+else
+  fail "README.md has curl samples e2e does not run"
+  cat "$work/readme/unmarked.txt"
+fi
+samples=("$work"/readme/sample-*.sh)
+[ -f "${samples[0]}" ] || fail "README.md has no sample marked '$marker'"
+for sample in "${samples[@]}"; do
+  [ -f "$sample" ] || continue
+  name="README sample $(basename "$sample" .sh): $(grep -m 1 -v '^[[:space:]]*#' "$sample" || true)"
+  # shellcheck disable=SC2016 # the function is expanded by the inner bash
+  if (cd "$repo" && E2E_HOST=${main_url#http://} CURL_TIMEOUT=$CURL_TIMEOUT bash -euo pipefail -c '
+        curl() { command curl --fail-with-body -sS --max-time "$CURL_TIMEOUT" "${@//localhost:8000/$E2E_HOST}"; }
+        . "$1"' readme-sample "$sample") >"$sample.out" 2>&1; then
+    pass "$name"
+  else
+    fail "$name"
+    cat "$sample"
+    echo "--- its output ---"
+    head -c 2000 "$sample.out"; echo
+  fi
+done
 
 # ---- result ------------------------------------------------------------------------------------------
 if [ "$failures" -eq 0 ]; then
