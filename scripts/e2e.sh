@@ -236,7 +236,8 @@ samples=("$work"/readme/sample-*.sh)
 [ -f "${samples[0]}" ] || fail "README.md has no sample marked '$marker'"
 for sample in "${samples[@]}"; do
   [ -f "$sample" ] || continue
-  name="README sample $(basename "$sample" .sh): $(grep -m 1 -v '^[[:space:]]*#' "$sample" || true)"
+  number=${sample##*-}
+  name="README sample ${number%.sh}: $(grep -m 1 -v '^[[:space:]]*#' "$sample" || true)"
   # shellcheck disable=SC2016 # the function is expanded by the inner bash
   if (cd "$repo" && E2E_HOST=${main_url#http://} CURL_TIMEOUT=$CURL_TIMEOUT bash -euo pipefail -c '
         curl() { command curl --fail-with-body -sS --max-time "$CURL_TIMEOUT" "${@//localhost:8000/$E2E_HOST}"; }
