@@ -1,15 +1,16 @@
 #!/usr/bin/env bash
 # The whole test suite in one command, on a fresh Debian/Ubuntu machine that has only the .NET SDK:
 #   scripts/test.sh [dotnet test arguments...]
-#   1. installs what is missing (PostgreSQL 15, Chromium and fonts for the dashboard test, curl, jq, shellcheck) with
-#      apt-get, and Citus with ../shared/citus/install.sh (beside the project);
+#   1. installs what is missing (PostgreSQL 15, Chromium and fonts for the dashboard test, curl, jq, shellcheck, Node.js
+#      and npm for redocly) with apt-get, and Citus with ../shared/citus/install.sh (beside the project);
 #   2. checks the sources: shellcheck on every script, `dotnet format --verify-no-changes` (one check each);
 #   3. starts a throwaway PostgreSQL 15 cluster (scripts/pg-cluster.sh) and a Citus cluster (scripts/citus-cluster.sh:
 #      a coordinator and two workers) and exports ETL_TEST_DATABASE_URL and ETL_TEST_CITUS_URL (each unless already set);
 #   4. runs `dotnet test` (every backend: the default ephemeral SQLite, a SQLite file, PostgreSQL, Citus; the browser test);
-#   5. runs scripts/e2e.sh against a database of the PostgreSQL cluster, then against the Citus cluster it started;
-#   6. stops the clusters and ends with one plain line: 'N passed, N failed' (the source checks, the tests and the e2e
-#      checks together).
+#   5. runs scripts/api-clients.sh: redocly lints the OpenAPI document, and a client Kiota generates from it walks the API;
+#   6. runs scripts/e2e.sh against a database of the PostgreSQL cluster, then against the Citus cluster it started;
+#   7. stops the clusters and ends with one plain line: 'N passed, N failed' (the source checks, the tests, the client
+#      checks and the e2e checks together).
 # Exits non-zero when anything failed. Installing needs root (CI is root); without root it says what to install.
 # Environment (where to look, e.g. to check the install path without moving system folders):
 #   PG_BIN    PostgreSQL 15's server binaries       (default /usr/lib/postgresql/15/bin)
@@ -38,6 +39,8 @@ psql --version >/dev/null 2>&1 || missing+=(postgresql-client-15)
 [ -x "$CHROMIUM" ] || missing+=(chromium)
 command -v fc-list >/dev/null || missing+=(fontconfig fonts-dejavu-core)
 command -v shellcheck >/dev/null || missing+=(shellcheck)
+command -v node >/dev/null || missing+=(nodejs)
+command -v npm >/dev/null || missing+=(npm)
 if [ ${#missing[@]} -gt 0 ]; then
   if [ "$(id -u)" -ne 0 ]; then
     echo "test.sh: missing ${missing[*]}; run as root, or: sudo apt-get install ${missing[*]}" >&2
@@ -139,7 +142,30 @@ if [ -z "$summary" ]; then
   [ "$test_status" -ne 0 ] || test_status=1
 fi
 
-# ---- 5. the end-to-end script ----------------------------------------------------------------------------------
+# ---- 5. the OpenAPI document, as client developers use it -------------------------------------------------------
+step "running scripts/api-clients.sh"
+: >"$log"
+set +e
+scripts/api-clients.sh 2>&1 | tee "$log"
+clients_status=${PIPESTATUS[0]}
+set -e
+clients_ok=$(grep -c '^PASS: ' "$log" || true)
+clients_bad=$(grep -c '^FAIL: ' "$log" || true)
+clients_summary=$(grep -Eo 'Failed: +[0-9]+, Passed: +[0-9]+' "$log" | tail -n 1 || true)
+if [ -n "$clients_summary" ]; then
+  # shellcheck disable=SC2046 # two numbers: failed, passed
+  set -- $(echo "$clients_summary" | grep -Eo '[0-9]+')
+  clients_ok=$((clients_ok + $2))
+  clients_bad=$((clients_bad + $1))
+fi
+if [ "$clients_status" -ne 0 ] && [ "$clients_bad" -eq 0 ]; then
+  clients_bad=1 # it stopped before checking anything
+fi
+passed=$((passed + clients_ok))
+failed=$((failed + clients_bad))
+step "api-clients: $clients_ok passed, $clients_bad failed"
+
+# ---- 6. the end-to-end script ----------------------------------------------------------------------------------
 # The seed's test_run.sh, without Docker, on its own database of the PostgreSQL server, then on the Citus cluster.
 e2e_status=0
 run_e2e() {
@@ -178,8 +204,8 @@ else
   failed=$((failed + 1)) e2e_status=1
 fi
 
-# ---- 6. one closing line for tools that read it ----------------------------------------------------------------
+# ---- 7. one closing line for tools that read it ----------------------------------------------------------------
 cleanup
 trap - EXIT
 echo "$passed passed, $failed failed"
-[ "$failed" -eq 0 ] && [ "$test_status" -eq 0 ] && [ "$e2e_status" -eq 0 ]
+[ "$failed" -eq 0 ] && [ "$test_status" -eq 0 ] && [ "$clients_status" -eq 0 ] && [ "$e2e_status" -eq 0 ]

@@ -60,11 +60,17 @@ public static class ServiceRegistration
         {
             options.SerializerOptions.PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower;
             options.SerializerOptions.Converters.Add(new JsonStringEnumConverter(JsonNamingPolicy.SnakeCaseLower));
+            // Numbers are written as numbers, and the service reads no JSON: the web default (numbers also read from
+            // strings) made the OpenAPI document type every number as number-or-string.
+            options.SerializerOptions.NumberHandling = JsonNumberHandling.Strict;
         });
         services.AddReadLimit(options.ReadConcurrency);
-        services.AddProblemDetails();
+        services.AddProblemDetails(options => options.CustomizeProblemDetails = Problems.DescribeFrameworkProblem);
         services.AddExceptionHandler<ProblemExceptionHandler>();
-        services.AddOpenApi();
+        // A parameter that does not parse throws (to ProblemExceptionHandler, whose answer says which) in every environment,
+        // not only in Development: otherwise the framework answers a bare 400.
+        services.Configure<RouteHandlerOptions>(options => options.ThrowOnBadRequest = true);
+        services.AddApiDocument();
         return services;
     }
 }

@@ -45,5 +45,16 @@ public static class ApiKeyFilterExtensions
     /// <summary>Requires the API key (when one is configured) on every endpoint of the builder.</summary>
     public static TBuilder RequireApiKey<TBuilder>(this TBuilder builder) where TBuilder : IEndpointConventionBuilder =>
         builder.AddEndpointFilter<TBuilder, ApiKeyFilter>()
-            .ProducesProblem(StatusCodes.Status401Unauthorized);
+            .WithMetadata(ApiKeyRequired.Instance)
+            .ProducesProblemOf(StatusCodes.Status401Unauthorized, typeof(Problem));
+}
+
+/// <summary>Marks the endpoints that take the API key, for the OpenAPI document's security requirements.</summary>
+public sealed class ApiKeyRequired
+{
+    public static readonly ApiKeyRequired Instance = new();
+
+    ApiKeyRequired()
+    {
+    }
 }

@@ -13,10 +13,13 @@ public static class HealthEndpoints
         var group = app.MapGroup("").WithTags("Health");
 
         group.MapGet("/healthz", () => TypedResults.Ok(new HealthResponse("ok")))
+            .WithName("GetHealth")
             .WithSummary("The process is up");
 
         group.MapGet("/readyz", ReadyAsync)
-            .WithSummary("The database answers and the schema is in place (503 otherwise, and from the start of shutdown)");
+            .WithName("GetReadiness")
+            .WithSummary("The database answers and the schema is in place (503 otherwise, and from the start of shutdown)")
+            .ProducesProblemOf(StatusCodes.Status503ServiceUnavailable, typeof(Problem));
 
         return app;
     }

@@ -29,16 +29,35 @@ public static class Problems
         type: "https://experiment-etl.dev/problems/run-in-progress",
         extensions: new Dictionary<string, object?> { ["running_run_id"] = runningRunId });
 
-    public static ProblemHttpResult NotFound(string what) => TypedResults.Problem(
+    public static ProblemHttpResult NotFound(string what, object id) => TypedResults.Problem(
         statusCode: StatusCodes.Status404NotFound,
         title: $"No such {what}",
+        detail: $"There is no {what} {id}.",
         type: "https://experiment-etl.dev/problems/not-found");
 
-    public static ProblemHttpResult BadRequest(string title, string detail) => TypedResults.Problem(
-        statusCode: StatusCodes.Status400BadRequest,
-        title: title,
-        detail: detail,
-        type: "https://experiment-etl.dev/problems/bad-request");
+    /// <summary>
+    /// Gives the problems the framework makes itself (no endpoint for the path, a method the path does not take) a
+    /// detail, as every problem of the service has.
+    /// </summary>
+    public static void DescribeFrameworkProblem(ProblemDetailsContext context)
+    {
+        if (context.ProblemDetails.Detail is not null)
+        {
+            return;
+        }
+        var request = context.HttpContext.Request;
+        context.ProblemDetails.Detail = context.ProblemDetails.Status switch
+        {
+            StatusCodes.Status404NotFound =>
+                $"Nothing answers {request.Method} {request.Path}: check the path, and that an id has its form (a number for users, a UUID for runs). The API is described at /openapi/v1.json.",
+            StatusCodes.Status405MethodNotAllowed => $"{request.Path} does not take {request.Method}. The API is described at /openapi/v1.json.",
+            _ => context.ProblemDetails.Title,
+        };
+    }
+
+    /// <summary>A page size out of range: 400 like any parameter the service cannot use, never a silent clamp.</summary>
+    public static ProblemHttpResult? CheckLimit(int? limit, int max) =>
+        limit is < 1 || limit > max ? InvalidParameter("limit", $"is 1 to {max}") : null;
 
     /// <summary>A query parameter the service cannot use; <c>errors</c> names it, as ASP.NET Core's validation problems do.</summary>
     public static ProblemHttpResult InvalidParameter(string name, string message) => TypedResults.Problem(

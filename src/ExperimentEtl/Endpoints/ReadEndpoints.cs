@@ -16,32 +16,38 @@ public static class ReadEndpoints
         var group = app.MapGroup("/api").WithTags("Data").RequireSchema().RequireReadLimit();
 
         group.MapGet("/users", ListUsersAsync)
+            .WithName("ListUsers")
             .WithSummary("Users with their features, by id, a page at a time")
-            .ProducesProblem(StatusCodes.Status400BadRequest);
+            .ProducesProblemOf(StatusCodes.Status400BadRequest, typeof(InvalidParametersProblem));
 
         group.MapGet("/users/{userId:int}", GetUserAsync)
-            .WithSummary("One user with their features");
+            .WithName("GetUser")
+            .WithSummary("One user with their features")
+            .ProducesProblemOf(StatusCodes.Status404NotFound, typeof(Problem));
 
         group.MapGet("/compounds", ListCompoundsAsync)
+            .WithName("ListCompounds")
             .WithSummary("Compounds with the experiments that used them and the number of distinct users, by id, a page at a time")
-            .ProducesProblem(StatusCodes.Status400BadRequest);
+            .ProducesProblemOf(StatusCodes.Status400BadRequest, typeof(InvalidParametersProblem));
 
         group.MapGet("/summary", async (ReadModel read, CancellationToken cancellationToken) => TypedResults.Ok(await read.GetSummaryAsync(cancellationToken)))
+            .WithName("GetSummary")
             .WithSummary("Headline figures, the most used compounds, the most active users, experiments per user and the last run");
 
         return app;
     }
 
     static async Task<Results<Ok<UserPage>, ProblemHttpResult>> ListUsersAsync(
+        HttpRequest request,
         ReadModel read,
         [Description("users per page, 1 to 1000 (default 100)")] int? limit,
         [Description("the last user id of the previous page")] int? after,
         [Description("only users whose name contains this text (case-insensitive); a page looks through at most 10,000 users, so it may hold fewer than limit, even none, and still have a next page")] string? q,
         CancellationToken cancellationToken)
     {
-        if (limit is < 1 or > 1000)
+        if (Problems.CheckLimit(limit, 1000) is { } badLimit)
         {
-            return Problems.BadRequest("limit out of range", "limit is 1 to 1000.");
+            return badLimit;
         }
         if (q is not null && !Problems.IsUsableText(q))
         {
@@ -49,25 +55,29 @@ public static class ReadEndpoints
         }
         var size = limit ?? 100;
         var page = await read.ListUsersAsync(size, after ?? -1, q, cancellationToken);
-        var query = string.IsNullOrWhiteSpace(q) ? "" : "&q=" + Uri.EscapeDataString(q);
-        return TypedResults.Ok(new UserPage(page.Users, page.ContinueAfter is { } next ? $"/api/users?limit={size}&after={next}{query}" : null));
+        return TypedResults.Ok(new UserPage(page.Users, page.ContinueAfter is { } next
+            ? PageLinks.To(request, "/api/users", ("limit", $"{size}"), ("after", $"{next}"), ("q", string.IsNullOrWhiteSpace(q) ? null : q))
+            : null));
     }
 
     static async Task<Results<Ok<UserDetail>, ProblemHttpResult>> GetUserAsync(int userId, ReadModel read, CancellationToken cancellationToken) =>
-        await read.GetUserAsync(userId, cancellationToken) is { } user ? TypedResults.Ok(user) : Problems.NotFound("user");
+        await read.GetUserAsync(userId, cancellationToken) is { } user ? TypedResults.Ok(user) : Problems.NotFound("user", userId);
 
     static async Task<Results<Ok<CompoundPage>, ProblemHttpResult>> ListCompoundsAsync(
+        HttpRequest request,
         ReadModel read,
         [Description("compounds per page, 1 to 1000 (default 100)")] int? limit,
         [Description("the last compound id of the previous page")] int? after,
         CancellationToken cancellationToken)
     {
-        if (limit is < 1 or > 1000)
+        if (Problems.CheckLimit(limit, 1000) is { } badLimit)
         {
-            return Problems.BadRequest("limit out of range", "limit is 1 to 1000.");
+            return badLimit;
         }
         var size = limit ?? 100;
         var compounds = await read.ListCompoundsAsync(size, after ?? -1, cancellationToken);
-        return TypedResults.Ok(new CompoundPage(compounds, compounds.Count == size ? $"/api/compounds?limit={size}&after={compounds[^1].CompoundId}" : null));
+        return TypedResults.Ok(new CompoundPage(compounds, compounds.Count == size
+            ? PageLinks.To(request, "/api/compounds", ("limit", $"{size}"), ("after", $"{compounds[^1].CompoundId}"))
+            : null));
     }
 }

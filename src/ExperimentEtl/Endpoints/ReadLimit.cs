@@ -38,5 +38,5 @@ public static class ReadLimit
 
     /// <summary>The builder's endpoints run at most the configured number at once.</summary>
     public static TBuilder RequireReadLimit<TBuilder>(this TBuilder builder) where TBuilder : IEndpointConventionBuilder =>
-        builder.RequireRateLimiting(Policy).ProducesProblem(StatusCodes.Status503ServiceUnavailable);
+        builder.RequireRateLimiting(Policy).ProducesProblemOf(StatusCodes.Status503ServiceUnavailable, typeof(Problem));
 }

@@ -21,32 +21,45 @@ public static class RunEndpoints
         var group = app.MapGroup(Path).WithTags("Runs").RequireSchema();
 
         group.MapPost("", StartAsync)
+            .WithName("StartRun")
             .RequireApiKey()
             .DisableAntiforgery()
-            .Accepts<IFormFile>("multipart/form-data")
+            .AddOpenApiOperationTransformer(ApiDocument.DescribeUploadAsync)
             .WithSummary("Starts a run over the data folder (no body) or over three uploaded files")
             .WithDescription("multipart/form-data parts: users, user_experiments, compounds. Answers 202 with Location; with wait=true, " +
                              "200 when the run succeeded or 422 with the errors of invalid input. 409 while another run is in progress.")
-            .ProducesProblem(StatusCodes.Status400BadRequest)
-            .ProducesProblem(StatusCodes.Status409Conflict)
-            .ProducesProblem(StatusCodes.Status413PayloadTooLarge)
-            .ProducesProblem(StatusCodes.Status415UnsupportedMediaType)
-            .ProducesProblem(StatusCodes.Status422UnprocessableEntity);
+            .ProducesProblemOf(StatusCodes.Status400BadRequest, typeof(InvalidParametersProblem))
+            .ProducesProblemOf(StatusCodes.Status409Conflict, typeof(RunConflictProblem))
+            .ProducesProblemOf(StatusCodes.Status413PayloadTooLarge, typeof(Problem))
+            .ProducesProblemOf(StatusCodes.Status415UnsupportedMediaType, typeof(Problem))
+            .ProducesProblemOf(StatusCodes.Status422UnprocessableEntity, typeof(InvalidInputProblem))
+            .ProducesProblemOf(StatusCodes.Status503ServiceUnavailable, typeof(RunFailedProblem))
+            .ProducesProblemOf(StatusCodes.Status507InsufficientStorage, typeof(Problem));
 
         group.MapGet("", ListAsync)
-            .WithSummary("Runs, newest first");
+            .WithName("ListRuns")
+            .WithSummary("Runs, newest first")
+            .ProducesProblemOf(StatusCodes.Status400BadRequest, typeof(InvalidParametersProblem));
 
         group.MapGet("/{runId:guid}", GetAsync)
-            .WithSummary("One run: status, progress, per-file figures and errors");
+            .WithName("GetRun")
+            .WithSummary("One run: status, progress, per-file figures and errors")
+            .ProducesProblemOf(StatusCodes.Status404NotFound, typeof(Problem));
 
         group.MapGet("/{runId:guid}/rejects", RejectsAsync)
-            .WithSummary("The rows a lenient run skipped, with the raw line and the reason");
+            .WithName("ListRunRejects")
+            .WithSummary("The rows a lenient run skipped, with the raw line and the reason")
+            .ProducesProblemOf(StatusCodes.Status400BadRequest, typeof(InvalidParametersProblem))
+            .ProducesProblemOf(StatusCodes.Status404NotFound, typeof(Problem));
 
         group.MapDelete("/{runId:guid}", CancelAsync)
+            .WithName("CancelRun")
             .RequireApiKey()
             .WithSummary("Cancels a queued or running run; nothing of it becomes visible")
             .WithDescription("200 with the cancelled run when this server runs it, or with the failed run when the server that ran it " +
-                             "has died; 202 when another server runs it and will cancel it within a second or two; 409 when the run has already ended.");
+                             "has died; 202 when another server runs it and will cancel it within a second or two; 409 when the run has already ended.")
+            .ProducesProblemOf(StatusCodes.Status404NotFound, typeof(Problem))
+            .ProducesProblemOf(StatusCodes.Status409Conflict, typeof(Problem));
 
         return app;
     }
@@ -69,7 +82,7 @@ public static class RunEndpoints
                 runMode = RunMode.Lenient;
                 break;
             default:
-                return Problems.BadRequest("Unknown mode", "mode is strict (the default) or lenient.");
+                return Problems.InvalidParameter("mode", "is strict (the default) or lenient");
         }
 
         if (runs.IsBusy && runs.ActiveRunId is { } running)
@@ -112,17 +125,22 @@ public static class RunEndpoints
         };
     }
 
-    static async Task<Ok<RunList>> ListAsync(
+    static async Task<Results<Ok<RunList>, ProblemHttpResult>> ListAsync(
+        HttpRequest request,
         IEtlStore store,
         RunManager runs,
         [Description("runs per page, 1 to 100 (default 20)")] int? limit,
         [Description("the last run id of the previous page")] Guid? before,
         CancellationToken cancellationToken)
     {
-        var size = Math.Clamp(limit ?? 20, 1, 100);
+        if (Problems.CheckLimit(limit, 100) is { } badLimit)
+        {
+            return badLimit;
+        }
+        var size = limit ?? 20;
         var page = await store.ListRunsAsync(size, before, cancellationToken);
         var live = page.Select(run => runs.FindLocal(run.RunId) ?? run).ToList();
-        var next = page.Count == size ? $"{Path}?limit={size}&before={page[^1].RunId}" : null;
+        var next = page.Count == size ? PageLinks.To(request, Path, ("limit", $"{size}"), ("before", $"{page[^1].RunId}")) : null;
         return TypedResults.Ok(new RunList(live, next));
     }
 
@@ -132,10 +150,11 @@ public static class RunEndpoints
         {
             return TypedResults.Ok(local);
         }
-        return await store.GetRunAsync(runId, cancellationToken) is { } run ? TypedResults.Ok(run) : Problems.NotFound("run");
+        return await store.GetRunAsync(runId, cancellationToken) is { } run ? TypedResults.Ok(run) : Problems.NotFound("run", runId);
     }
 
     static async Task<Results<Ok<RejectList>, ProblemHttpResult>> RejectsAsync(
+        HttpRequest request,
         Guid runId,
         IEtlStore store,
         RunManager runs,
@@ -143,13 +162,17 @@ public static class RunEndpoints
         [Description("the last seq of the previous page")] long? after,
         CancellationToken cancellationToken)
     {
+        if (Problems.CheckLimit(limit, 1000) is { } badLimit)
+        {
+            return badLimit;
+        }
         if (runs.FindActive(runId) is null && await store.GetRunAsync(runId, cancellationToken) is null)
         {
-            return Problems.NotFound("run");
+            return Problems.NotFound("run", runId);
         }
-        var size = Math.Clamp(limit ?? 100, 1, 1000);
+        var size = limit ?? 100;
         var page = await store.ListRejectsAsync(runId, size, Math.Max(after ?? 0, 0), cancellationToken);
-        var next = page.Count == size ? $"{Path}/{runId}/rejects?limit={size}&after={page[^1].Seq}" : null;
+        var next = page.Count == size ? PageLinks.To(request, $"{Path}/{runId}/rejects", ("limit", $"{size}"), ("after", $"{page[^1].Seq}")) : null;
         return TypedResults.Ok(new RejectList(runId, page, next));
     }
 
@@ -161,7 +184,7 @@ public static class RunEndpoints
         var run = await runs.CancelAsync(runId, cancellationToken);
         if (run is null)
         {
-            return Problems.NotFound("run");
+            return Problems.NotFound("run", runId);
         }
         if (local)
         {

@@ -24,5 +24,5 @@ public static class SchemaReadyFilterExtensions
     /// <summary>The endpoints of the builder answer 503 until the schema is in place.</summary>
     public static TBuilder RequireSchema<TBuilder>(this TBuilder builder) where TBuilder : IEndpointConventionBuilder =>
         builder.AddEndpointFilter<TBuilder, SchemaReadyFilter>()
-            .ProducesProblem(StatusCodes.Status503ServiceUnavailable);
+            .ProducesProblemOf(StatusCodes.Status503ServiceUnavailable, typeof(Problem));
 }

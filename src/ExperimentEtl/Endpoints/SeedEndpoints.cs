@@ -14,25 +14,33 @@ public static class SeedEndpoints
         var group = app.MapGroup("").WithTags("Seed API");
 
         group.MapGet("/setup_test_db", SetupAsync)
+            .WithName("SetupDatabase")
             .RequireApiKey()
+            .ProducesProblemOf(StatusCodes.Status503ServiceUnavailable, typeof(Problem))
             .WithSummary("Creates the tables if they are missing")
             .WithDescription("Idempotent: existing data is kept. The schema is also created at start-up.");
 
         group.MapGet("/csv", RunCsvAsync)
+            .WithName("RunCsv")
             .RequireApiKey()
             .RequireSchema()
             .WithSummary("Runs the ETL over the three files of the data folder and answers when it is done")
             .WithDescription("Replaces the whole data set in one transaction. Invalid input fails the run with 422 and a list of errors; the previous data is kept.")
-            .ProducesProblem(StatusCodes.Status503ServiceUnavailable);
+            .ProducesProblemOf(StatusCodes.Status409Conflict, typeof(RunConflictProblem))
+            .ProducesProblemOf(StatusCodes.Status422UnprocessableEntity, typeof(InvalidInputProblem))
+            .ProducesProblemOf(StatusCodes.Status503ServiceUnavailable, typeof(RunFailedProblem));
 
         group.MapGet("/report", () => new ReportResult())
+            .WithName("GetReport")
             .RequireSchema()
             .WithSummary("The per-user report of the current data set")
             .WithDescription("One entry per user ordered by user id; before any run, a null average and no users. " +
                              "CSV with Accept: text/csv.");
 
         group.MapGet("/report.csv", () => new ReportResult(csv: true))
+            .WithName("GetReportCsv")
             .RequireSchema()
+            .AddOpenApiOperationTransformer(ApiDocument.CsvOnlyAsync)
             .WithSummary("The report as CSV");
 
         return app;

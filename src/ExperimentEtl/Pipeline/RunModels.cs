@@ -11,6 +11,8 @@ public static class RunStatus
     public const string Failed = "failed";
     public const string Cancelled = "cancelled";
 
+    public static readonly IReadOnlyList<string> All = [Queued, Running, Succeeded, Failed, Cancelled];
+
     public static bool IsActive(string status) => status is Queued or Running;
 }
 
