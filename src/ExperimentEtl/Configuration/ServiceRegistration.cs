@@ -40,7 +40,7 @@ public static class ServiceRegistration
         if (database.Kind == DatabaseKind.Postgres)
         {
             services.AddSingleton(_ => CreateDataSource(database.ConnectionString!));
-            services.AddSingleton<IEtlStore, PostgresEtlStore>();
+            services.AddSingleton<IEtlStore, PostgresServerStore>();
         }
         else
         {

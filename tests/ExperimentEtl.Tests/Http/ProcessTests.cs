@@ -167,7 +167,7 @@ public sealed class ProcessTests
         var before = await ReportAsync(server.Client);
 
         // Hold the run between reading its files and its commit.
-        await using var held = await HeldFeatureTables.HoldAsync(database);
+        await using var held = await HeldPublish.HoldAsync(database);
         var runId = (await (await server.Client.PostAsync("/api/etl/runs", null)).ReadJsonAsync()).GetProperty("run_id").GetString()!;
         await held.WaitForLoadAsync();
 

@@ -1,7 +1,5 @@
 using System.Net;
-using ExperimentEtl.Storage;
 using ExperimentEtl.Tests.Infrastructure;
-using Microsoft.Extensions.DependencyInjection;
 using Npgsql;
 
 namespace ExperimentEtl.Tests.Storage;
@@ -56,37 +54,6 @@ public sealed class CitusStoreTests
         Assert.Equal(2, perWorker.Count);
         Assert.All(perWorker, w => Assert.True(w.Users > 0 && w.Experiments > 0, $"a worker holds {w.Users} users and {w.Experiments} experiments"));
         Assert.Equal((10L, 11L), (perWorker.Sum(w => w.Users), perWorker.Sum(w => w.Experiments)));
-    }
-
-    [Fact]
-    public async Task A_reader_keeps_its_data_set_while_a_load_publishes_the_next_one_and_the_old_one_is_dropped_afterwards()
-    {
-        var database = await TestCitus.CreateDatabaseAsync();
-        using var files = TestFiles.BundledSample();
-        await using var app = await EtlAppFactory.CreateWithDatabaseAsync(database, files.Directory);
-        var client = app.CreateClient();
-        Assert.Equal(HttpStatusCode.OK, (await client.GetAsync("/csv")).StatusCode);
-        var store = app.Services.GetRequiredService<IEtlStore>();
-
-        var names = new List<string>();
-        await using (var report = await store.OpenReportAsync(CancellationToken.None))
-        {
-            files.Write("users.csv", File.ReadAllText(Path.Combine(files.Directory, "users.csv")).Replace("Alice", "Alicia", StringComparison.Ordinal));
-            // The load does not wait for the reader.
-            Assert.Equal(HttpStatusCode.OK, (await client.GetAsync("/csv")).StatusCode);
-            Assert.Contains("Alicia", await client.GetStringAsync("/report"), StringComparison.Ordinal);
-            await foreach (var user in report.ReadUsersAsync(CancellationToken.None))
-            {
-                names.Add(user.Name);
-            }
-            Assert.Equal(2, await GenerationCountAsync(database));
-        }
-        Assert.Equal("Alice", names[0]);
-        Assert.Equal(10, names.Count);
-
-        // The next load drops the generation the reader held.
-        Assert.Equal(HttpStatusCode.OK, (await client.GetAsync("/csv")).StatusCode);
-        Assert.Equal(1, await GenerationCountAsync(database));
     }
 
     [Fact]

@@ -102,7 +102,10 @@ public sealed class PostgresPlanTests
     {
         await using var connection = new NpgsqlConnection(database);
         await connection.OpenAsync();
-        await using (var merge = new NpgsqlCommand("SET enable_nestloop = off; SET enable_hashjoin = off", connection))
+        // The data set is read where readers read it: in the published generation's schema.
+        await using (var merge = new NpgsqlCommand(
+            "SET enable_nestloop = off; SET enable_hashjoin = off; SELECT set_config('search_path', 'etl_gen_' || generation, false) FROM data_generation",
+            connection))
         {
             await merge.ExecuteNonQueryAsync();
         }

@@ -1,11 +1,12 @@
 using System.Net;
+using ExperimentEtl.Storage;
 using ExperimentEtl.Tests.Infrastructure;
 using Microsoft.Extensions.DependencyInjection;
 using Npgsql;
 
 namespace ExperimentEtl.Tests.Storage;
 
-/// <summary>What the PostgreSQL store leaves in the database, seen by someone who opens it with psql.</summary>
+/// <summary>What the PostgreSQL and Citus stores leave in the database, seen by someone who opens it with psql.</summary>
 public sealed class PostgresStoreTests
 {
     [Theory]
@@ -64,25 +65,41 @@ public sealed class PostgresStoreTests
     }
 
     [Fact]
-    public async Task A_database_written_by_the_previous_version_still_reports_favourites_after_an_upgrade()
+    public async Task A_database_of_the_earlier_layout_keeps_its_data_set_after_an_upgrade_and_the_next_load_replaces_it()
     {
+        // What versions that swapped tables in place left: the data set in the database's own schema, and (before
+        // fav_compound_name) a user_features without the favourite's name.
         var database = await TestPostgres.CreateDatabaseAsync();
+        await ExecuteAsync(database, """
+            CREATE TABLE users (user_id integer PRIMARY KEY, name text NOT NULL, email text NOT NULL, signup_date date NOT NULL);
+            CREATE TABLE compounds (compound_id integer PRIMARY KEY, name text NOT NULL, structure text NOT NULL);
+            CREATE TABLE experiments (experiment_id integer PRIMARY KEY, user_id integer NOT NULL, compound_ids integer[] NOT NULL, run_time integer NOT NULL);
+            CREATE TABLE user_features (user_id integer PRIMARY KEY, experiment_count integer NOT NULL, fav_compound_id integer);
+            CREATE TABLE user_favorites (user_id integer NOT NULL, compound_id integer NOT NULL, experiments integer NOT NULL, PRIMARY KEY (user_id, compound_id));
+            CREATE TABLE compound_features (compound_id integer PRIMARY KEY, experiments bigint NOT NULL, users integer NOT NULL);
+            CREATE TABLE dataset (id integer PRIMARY KEY CHECK (id = 1), run_id uuid, loaded_at timestamptz NOT NULL,
+                users bigint NOT NULL, experiments bigint NOT NULL, compounds bigint NOT NULL, active_users bigint NOT NULL);
+            CREATE TABLE users_next (user_id integer);
+            INSERT INTO users VALUES (70, 'Zelda', 'zelda@example.com', '2023-03-01');
+            INSERT INTO compounds VALUES (2, 'Compound B', 'C21H30O2');
+            INSERT INTO experiments VALUES (1, 70, '{2}', 10);
+            INSERT INTO user_features VALUES (70, 1, 2);
+            INSERT INTO user_favorites VALUES (70, 2, 1);
+            INSERT INTO compound_features VALUES (2, 1, 1);
+            INSERT INTO dataset VALUES (1, NULL, now(), 1, 1, 1, 1);
+            """);
         using var files = TestFiles.BundledSample();
-        string loaded;
-        await using (var previous = await EtlAppFactory.CreateWithDatabaseAsync(database, files.Directory))
-        {
-            var client = previous.CreateClient();
-            Assert.Equal(HttpStatusCode.OK, (await client.GetAsync("/csv")).StatusCode);
-            loaded = await client.GetStringAsync("/report");
-        }
-        // The previous version's user_features had no copy of the favourite's name.
-        await ExecuteAsync(database, "ALTER TABLE user_features DROP COLUMN fav_compound_name");
-
         await using var upgraded = await EtlAppFactory.CreateWithDatabaseAsync(database, files.Directory);
-        var report = await upgraded.CreateClient().GetStringAsync("/report");
+        var client = upgraded.CreateClient();
 
+        var report = await client.GetStringAsync("/report");
+        Assert.Contains("\"name\":\"Zelda\"", report, StringComparison.Ordinal);
         Assert.Contains("\"fav_compound\":\"Compound B\"", report, StringComparison.Ordinal);
-        Assert.Equal(loaded, report);
+        Assert.Equal(1, (await client.GetStringAsync("/api/users")).Split("\"user_id\"").Length - 1);
+
+        Assert.Equal(HttpStatusCode.OK, (await client.GetAsync("/csv")).StatusCode);
+        Assert.DoesNotContain("Zelda", await client.GetStringAsync("/report"), StringComparison.Ordinal);
+        Assert.Equal("data_generation, rejects, runs", await TablesAsync(database, "current_schema()"));
     }
 
     [Fact]
@@ -96,12 +113,11 @@ public sealed class PostgresStoreTests
         files.Write("user_experiments.csv", "experiment_id,user_id,experiment_compound_ids,experiment_run_time\n1,1,99,10");
         Assert.Equal(HttpStatusCode.UnprocessableEntity, (await client.GetAsync("/csv")).StatusCode);
 
-        await using var connection = new NpgsqlConnection(database);
-        await connection.OpenAsync();
-        await using var command = new NpgsqlCommand(
-            "SELECT string_agg(tablename, ', ' ORDER BY tablename) FROM pg_tables WHERE schemaname = current_schema()", connection);
-        Assert.Equal("compound_features, compounds, dataset, experiments, rejects, runs, user_favorites, user_features, users",
-            (string)(await command.ExecuteScalarAsync())!);
+        // The database's own schema holds runs and the pointer; one generation, the published one, holds the data set.
+        Assert.Equal("data_generation, rejects, runs", await TablesAsync(database, "current_schema()"));
+        Assert.Equal(["etl_gen_2"], await GenerationsAsync(database));
+        Assert.Equal("compound_features, compounds, dataset, experiments, user_favorites, user_features, users",
+            await TablesAsync(database, "(SELECT 'etl_gen_' || generation FROM data_generation)"));
     }
 
     [Fact]
@@ -113,7 +129,7 @@ public sealed class PostgresStoreTests
         using var files = TestFiles.BundledSample();
         await using var app = await EtlAppFactory.CreateWithDatabaseAsync(database + ";Command Timeout=1", files.Directory);
         var client = app.CreateClient();
-        await using var held = await HeldFeatureTables.HoldAsync(database);
+        await using var held = await HeldPublish.HoldAsync(database);
 
         var run = client.GetAsync("/csv");
         await held.WaitForLoadAsync();
@@ -123,140 +139,108 @@ public sealed class PostgresStoreTests
         Assert.Equal(HttpStatusCode.OK, (await run).StatusCode);
     }
 
-    [Fact]
-    public async Task A_reader_holding_the_tables_delays_the_swap_without_blocking_other_readers()
+    [Theory]
+    [MemberData(nameof(Backends.Servers), MemberType = typeof(Backends))]
+    public async Task A_reader_keeps_its_data_set_while_a_load_publishes_the_next_one_and_the_old_one_is_dropped_afterwards(Backend backend)
     {
-        await using var held = await HeldSwap.StartAsync();
+        // A report streamed to a slow client holds its data set for as long as it takes.
+        var database = await EtlAppFactory.CreateServerDatabaseAsync(backend);
+        using var files = TestFiles.BundledSample();
+        await using var app = await EtlAppFactory.CreateWithDatabaseAsync(database, files.Directory);
+        var client = app.CreateClient();
+        Assert.Equal(HttpStatusCode.OK, (await client.GetAsync("/csv")).StatusCode);
+        var store = app.Services.GetRequiredService<IEtlStore>();
 
-        // While the run waits to swap its tables in, other readers keep getting the current data.
-        for (var i = 0; i < 3; i++)
+        var names = new List<string>();
+        await using (var report = await store.OpenReportAsync(CancellationToken.None))
         {
-            using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(10));
-            Assert.Equal(held.Before, await held.Client.GetStringAsync("/api/users", timeout.Token));
+            files.Write("users.csv", File.ReadAllText(Path.Combine(files.Directory, "users.csv")).Replace("Alice", "Alicia", StringComparison.Ordinal));
+            // The load does not wait for the reader, nor do other readers.
+            using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(60));
+            Assert.Equal(HttpStatusCode.OK, (await client.GetAsync("/csv", timeout.Token)).StatusCode);
+            Assert.Contains("Alicia", await client.GetStringAsync("/report", timeout.Token), StringComparison.Ordinal);
+            Assert.Contains("\"name\":\"Alicia\"", await client.GetStringAsync("/api/users", timeout.Token), StringComparison.Ordinal);
+            await foreach (var user in report.ReadUsersAsync(CancellationToken.None))
+            {
+                names.Add(user.Name);
+            }
+            Assert.Equal(2, (await GenerationsAsync(database)).Count);
         }
-        Assert.Equal("running", await held.StatusAsync());
+        Assert.Equal("Alice", names[0]);
+        Assert.Equal(10, names.Count);
 
-        await held.ReleaseAsync();
-        Assert.Equal("succeeded", await held.WaitForEndAsync());
-        Assert.Contains("\"name\":\"Alicia\"", await held.Client.GetStringAsync("/api/users"), StringComparison.Ordinal);
+        // The next load drops the generation the reader held.
+        Assert.Equal(HttpStatusCode.OK, (await client.GetAsync("/csv")).StatusCode);
+        Assert.Single(await GenerationsAsync(database));
     }
 
-    [Fact]
-    public async Task A_run_cancelled_while_it_waits_to_swap_leaves_the_previous_data_and_no_staging_tables()
+    [Theory]
+    [MemberData(nameof(Backends.Servers), MemberType = typeof(Backends))]
+    public async Task A_run_cancelled_while_it_waits_to_publish_leaves_the_previous_data_and_no_generation_behind(Backend backend)
     {
-        await using var held = await HeldSwap.StartAsync();
+        var database = await EtlAppFactory.CreateServerDatabaseAsync(backend);
+        using var files = TestFiles.BundledSample();
+        await using var app = await EtlAppFactory.CreateWithDatabaseAsync(database, files.Directory);
+        var client = app.CreateClient();
+        Assert.Equal(HttpStatusCode.OK, (await client.GetAsync("/csv")).StatusCode);
+        var before = await client.GetStringAsync("/api/users");
+        var published = await GenerationsAsync(database);
+        files.Write("users.csv", File.ReadAllText(Path.Combine(files.Directory, "users.csv")).Replace("Alice", "Alicia", StringComparison.Ordinal));
 
-        await held.Client.DeleteAsync($"/api/etl/runs/{held.RunId}");
-        var status = await held.WaitForEndAsync();
+        await using var held = await HeldPublish.HoldAsync(database);
+        var started = await client.PostAsync("/api/etl/runs", null);
+        Assert.Equal(HttpStatusCode.Accepted, started.StatusCode);
+        var runId = (await started.ReadJsonAsync()).GetProperty("run_id").GetString()!;
+        await held.WaitForLoadAsync();
+        // Readers are not held by a load waiting to publish.
+        using (var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(10)))
+        {
+            Assert.Equal(before, await client.GetStringAsync("/api/users", timeout.Token));
+        }
+
+        await client.DeleteAsync($"/api/etl/runs/{runId}");
+        var status = await WaitForEndAsync(client, runId);
         await held.ReleaseAsync();
 
         Assert.Equal("cancelled", status);
-        Assert.Equal(held.Before, await held.Client.GetStringAsync("/api/users"));
-        await using var connection = new NpgsqlConnection(held.Database);
-        await connection.OpenAsync();
-        await using var command = new NpgsqlCommand("SELECT count(*) FROM pg_tables WHERE tablename LIKE '%\\_next'", connection);
-        Assert.Equal(0L, (long)(await command.ExecuteScalarAsync())!);
+        Assert.Equal(before, await client.GetStringAsync("/api/users"));
+        Assert.Equal(published, await GenerationsAsync(database));
     }
 
-    /// <summary>
-    /// The bundled sample loaded, a reader holding the users table (as a report streamed to a slow client would), and
-    /// a second run (Alice renamed Alicia) that has built everything and waits to swap its tables in.
-    /// </summary>
-    sealed class HeldSwap : IAsyncDisposable
+    /// <summary>Waits (30 s at most) for the run to end; returns how it ended.</summary>
+    static async Task<string> WaitForEndAsync(HttpClient client, string runId)
     {
-        public required string Database { get; init; }
-
-        public required TestFiles Files { get; init; }
-
-        public required EtlAppFactory App { get; init; }
-
-        public required HttpClient Client { get; init; }
-
-        /// <summary>/api/users before the second run.</summary>
-        public required string Before { get; init; }
-
-        public required NpgsqlConnection Holder { get; init; }
-
-        public required NpgsqlTransaction Holding { get; init; }
-
-        public required string RunId { get; init; }
-
-        public static async Task<HeldSwap> StartAsync()
+        var deadline = DateTime.UtcNow.AddSeconds(30);
+        string status;
+        while ((status = (await (await client.GetAsync($"/api/etl/runs/{runId}")).ReadJsonAsync()).GetProperty("status").GetString()!) is "queued" or "running")
         {
-            var database = await TestPostgres.CreateDatabaseAsync();
-            var files = TestFiles.BundledSample();
-            var app = await EtlAppFactory.CreateWithDatabaseAsync(database, files.Directory);
-            var client = app.CreateClient();
-            Assert.Equal(HttpStatusCode.OK, (await client.GetAsync("/csv")).StatusCode);
-            var before = await client.GetStringAsync("/api/users");
-            files.Write("users.csv", File.ReadAllText(Path.Combine(files.Directory, "users.csv")).Replace("Alice", "Alicia", StringComparison.Ordinal));
-
-            var holder = new NpgsqlConnection(database);
-            await holder.OpenAsync();
-            var holding = await holder.BeginTransactionAsync();
-            await using (var read = new NpgsqlCommand("SELECT count(*) FROM users", holder, holding))
-            {
-                await read.ExecuteScalarAsync();
-            }
-            var started = await client.PostAsync("/api/etl/runs", null);
-            Assert.Equal(HttpStatusCode.Accepted, started.StatusCode);
-            var runId = (await started.ReadJsonAsync()).GetProperty("run_id").GetString()!;
-            await WaitForAsync(database, "SELECT count(*) > 0 FROM pg_locks WHERE NOT granted AND relation = 'users'::regclass");
-            return new HeldSwap
-            {
-                Database = database,
-                Files = files,
-                App = app,
-                Client = client,
-                Before = before,
-                Holder = holder,
-                Holding = holding,
-                RunId = runId,
-            };
+            Assert.True(DateTime.UtcNow < deadline, $"run {runId} still {status} after 30 s");
+            await Task.Delay(50);
         }
-
-        public Task ReleaseAsync() => Holding.CommitAsync();
-
-        public async Task<string> StatusAsync() =>
-            (await (await Client.GetAsync($"/api/etl/runs/{RunId}")).ReadJsonAsync()).GetProperty("status").GetString()!;
-
-        /// <summary>Waits (30 s at most) for the run to end; returns how it ended.</summary>
-        public async Task<string> WaitForEndAsync()
-        {
-            var deadline = DateTime.UtcNow.AddSeconds(30);
-            string status;
-            while ((status = await StatusAsync()) is "queued" or "running")
-            {
-                Assert.True(DateTime.UtcNow < deadline, $"run {RunId} still {status} after 30 s");
-                await Task.Delay(50);
-            }
-            return status;
-        }
-
-        public async ValueTask DisposeAsync()
-        {
-            await Holding.DisposeAsync();
-            await Holder.DisposeAsync();
-            await App.DisposeAsync();
-            Files.Dispose();
-        }
+        return status;
     }
 
-    static async Task WaitForAsync(string database, string condition)
+    /// <summary>The generation schemas in the database, by name.</summary>
+    static async Task<List<string>> GenerationsAsync(string database) =>
+        await QueryAsync(database, "SELECT nspname::text FROM pg_namespace WHERE nspname LIKE 'etl\\_gen\\_%' ORDER BY 1", r => r.GetString(0));
+
+    /// <summary>The tables of a schema (an SQL expression), comma-separated by name.</summary>
+    static async Task<string> TablesAsync(string database, string schema) =>
+        (await QueryAsync(database, $"SELECT string_agg(tablename, ', ' ORDER BY tablename) FROM pg_tables WHERE schemaname = {schema}",
+            r => r.GetString(0))).Single();
+
+    static async Task<List<T>> QueryAsync<T>(string database, string sql, Func<NpgsqlDataReader, T> read)
     {
         await using var connection = new NpgsqlConnection(database);
         await connection.OpenAsync();
-        var deadline = DateTime.UtcNow.AddSeconds(30);
-        while (true)
+        await using var command = new NpgsqlCommand(sql, connection);
+        await using var reader = await command.ExecuteReaderAsync();
+        var rows = new List<T>();
+        while (await reader.ReadAsync())
         {
-            await using var command = new NpgsqlCommand(condition, connection);
-            if ((bool)(await command.ExecuteScalarAsync())!)
-            {
-                return;
-            }
-            Assert.True(DateTime.UtcNow < deadline, $"not within 30 s: {condition}");
-            await Task.Delay(20);
+            rows.Add(read(reader));
         }
+        return rows;
     }
 
     static async Task ExecuteAsync(string database, string sql)

@@ -4,8 +4,8 @@ using NpgsqlTypes;
 
 namespace ExperimentEtl.Storage.Postgres;
 
-/// <summary>Run records and rejected rows.</summary>
-public sealed partial class PostgresEtlStore
+/// <summary>Run records and rejected rows: plain tables on the database (on Citus, the coordinator).</summary>
+public abstract partial class PostgresStoreBase
 {
     const string SaveRun = """
         INSERT INTO runs (run_id, status, mode, source, started_at, finished_at, updated_at, files, error_count, errors, rejected_count, message)
@@ -105,7 +105,7 @@ public sealed partial class PostgresEtlStore
         await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
         // A live run holds the load lock for its whole transaction, and takes it before its record is written: when we
         // can take it, every 'queued' or 'running' record is an orphan.
-        await using (var lockCommand = new NpgsqlCommand($"SELECT pg_try_advisory_xact_lock({LoadLockKey})", connection, transaction))
+        await using (var lockCommand = new NpgsqlCommand($"SELECT {PgLocks.NoLoadRunning}", connection, transaction))
         {
             if (await lockCommand.ExecuteScalarAsync(cancellationToken) is not true)
             {
@@ -138,6 +138,28 @@ public sealed partial class PostgresEtlStore
             rejects.Add(new StoredReject(reader.GetInt64(0), reader.GetString(1), reader.GetInt64(2), reader.GetString(3), reader.GetString(4)));
         }
         return rejects;
+    }
+
+    /// <summary>Stores a run's rejected rows, numbered in file order, in the connection's transaction.</summary>
+    internal static void WriteRejects(NpgsqlConnection connection, Guid runId, IReadOnlyList<Csv.RejectedRow> rejects) =>
+        PgSql.CopyAll(connection, "COPY rejects (run_id, seq, file, line, raw, reason) FROM STDIN (FORMAT BINARY)", 6,
+            rejects.Select((reject, i) => (Seq: (long)i + 1, Reject: reject)),
+            (copy, r) =>
+            {
+                copy.WriteUuid(runId);
+                copy.WriteInt64(r.Seq);
+                copy.WriteText(r.Reject.File);
+                copy.WriteInt64(r.Reject.Line);
+                copy.WriteText(r.Reject.Raw);
+                copy.WriteText(r.Reject.Reason);
+            });
+
+    /// <summary>Saves a run's record in the connection's transaction (with the data set it loaded).</summary>
+    internal static void SaveRunIn(NpgsqlConnection connection, RunRecord run)
+    {
+        using var command = new NpgsqlCommand(SaveRun, connection);
+        AddRunParameters(command, run);
+        command.ExecuteNonQuery();
     }
 
     RunRecord ReadRun(NpgsqlDataReader reader) =>

@@ -1,0 +1,154 @@
+using ExperimentEtl.Storage.Postgres;
+using Npgsql;
+
+namespace ExperimentEtl.Storage.Citus;
+
+/// <summary>
+/// Storage on a Citus coordinator with workers: the data set distributed by user_id over the workers, its features
+/// derived by the cluster. Runs, rejects and reads are the PostgreSQL store's (<see cref="PostgresStoreBase"/>).
+/// </summary>
+/// <remarks>
+/// <para>
+/// Each load writes a new generation (<see cref="Generations"/>), as on one PostgreSQL: here by one distributed
+/// transaction, and published by updating the pointer in a second, coordinator-only transaction once the first has
+/// committed on every node.
+/// </para>
+/// <para>
+/// Why the publish is a separate transaction: Citus has no cross-node snapshot (a REPEATABLE READ reader still reads
+/// each worker with its own snapshot), and the coordinator commits before the workers' COMMIT PREPARED
+/// (src/backend/distributed/transaction/transaction_management.c, CoordinatedTransactionCallback), so a reader arriving
+/// just after a one-transaction publish could find a worker still holding the old shards. Immutable generations
+/// published after the fact avoid both.
+/// </para>
+/// <para>
+/// Also different from the single-node load: no COPY … FREEZE (Citus ignores it for distributed tables; its gain was
+/// autovacuum's, not the load's, so this was not measured); ANALYZE after the commit; advisory locks only on the
+/// coordinator (they are per node).
+/// </para>
+/// </remarks>
+public sealed class CitusEtlStore(NpgsqlDataSource dataSource) : PostgresStoreBase(dataSource)
+{
+    public const string ProviderName = "citus";
+
+    public override string Provider => ProviderName;
+
+    /// <summary>True when the database is a Citus coordinator: the extension is installed and has workers.</summary>
+    public static async Task<bool> IsCoordinatorAsync(NpgsqlDataSource dataSource, CancellationToken cancellationToken)
+    {
+        await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
+        if (await PgSql.ScalarAsync(connection, "SELECT EXISTS (SELECT FROM pg_extension WHERE extname = 'citus')", cancellationToken) is not true)
+        {
+            return false;
+        }
+        return (long)(await PgSql.ScalarAsync(connection, "SELECT count(*) FROM pg_dist_node WHERE groupid <> 0 AND noderole = 'primary'", cancellationToken))! > 0;
+    }
+
+    /// <summary>
+    /// Users, experiments and the per-user features distributed by user_id and colocated, so that joins and the
+    /// features run on each worker's own shards; compounds and their usage are small and wanted by every join: reference
+    /// tables; the data set's record stays on the coordinator, written with the rows and read with them.
+    /// </summary>
+    /// <remarks>
+    /// Each generation is a colocation group of its own: its shards are placed over the workers there are now, so a
+    /// worker added since the previous load takes its share of the next data set without a rebalance. Four shards a
+    /// worker, not Citus's default of 32 a table: each load creates (and the next one drops) every shard of six tables,
+    /// which cost more than the rows at 100k experiments, and four still let each worker work on several at once.
+    /// </remarks>
+    internal static string CreateGeneration(long generation)
+    {
+        var schema = Generations.Schema(generation);
+        var sql = $"CREATE SCHEMA {schema};";
+        foreach (var table in DataSetTables.All)
+        {
+            sql += PgSchema.CreateTable(schema, table, withKey: table == DataSetTables.DataSet);
+            if (table == DataSetTables.DataSet)
+            {
+                continue;
+            }
+            sql += table.DistributedBy is not { } column
+                ? $"SELECT create_reference_table('{schema}.{table.Name}');"
+                : table == DataSetTables.Users
+                    ? $"SELECT create_distributed_table('{schema}.{table.Name}', '{column}', colocate_with => 'none', shard_count => {ShardCount});"
+                    : $"SELECT create_distributed_table('{schema}.{table.Name}', '{column}', colocate_with => '{schema}.users');";
+        }
+        return sql;
+    }
+
+    const string ShardCount = "(SELECT greatest(4 * count(*), 4)::integer FROM pg_dist_node WHERE groupid <> 0 AND noderole = 'primary' AND isactive)";
+
+    /// <remarks>
+    /// Citus requires a unique key of a distributed table to contain its distribution column, so experiments are keyed
+    /// by (user_id, experiment_id). experiment_id alone stays unique across the file: the reader rejects a repeated one.
+    /// </remarks>
+    internal static string AddKeys(long generation, Func<DataSetTable, bool> which) => string.Concat(DataSetTables.All
+        .Where(t => t != DataSetTables.DataSet && which(t))
+        .Select(t => PgSchema.AddKey(Generations.Schema(generation), t,
+            t.DistributedBy is { } column && !t.Key.Contains(column) ? [column, .. t.Key] : t.Key)));
+
+    /// <summary>
+    /// The features, computed by the cluster: each statement groups by user_id over colocated tables, so Citus runs it
+    /// on every shard in parallel and the rows never leave the workers (compound_features gathers one row per compound
+    /// and shard on the coordinator). Same rules as FeatureAccumulator: ties go to the lowest compound id, users without
+    /// experiments count 0, and a compound listed twice in one experiment counts once (the reader stores each id once
+    /// per experiment, so counting the unnested ids counts experiments).
+    /// </summary>
+    internal static string DeriveFeatures(long generation) => $"""
+        SET LOCAL search_path = {Generations.Schema(generation)};
+        INSERT INTO user_favorites (user_id, compound_id, experiments)
+        SELECT user_id, compound_id, n FROM (
+            SELECT user_id, compound_id, n, rank() OVER (PARTITION BY user_id ORDER BY n DESC) AS r
+            FROM (SELECT e.user_id, c.compound_id, count(*)::integer AS n
+                  FROM experiments e CROSS JOIN LATERAL unnest(e.compound_ids) AS c(compound_id)
+                  GROUP BY e.user_id, c.compound_id) pairs) ranked
+        WHERE r = 1;
+        INSERT INTO user_features (user_id, experiment_count, fav_compound_id, fav_compound_name)
+        SELECT u.user_id, COALESCE(e.n, 0), fav.compound_id, c.name
+        FROM users u
+        LEFT JOIN (SELECT user_id, count(*)::integer AS n FROM experiments GROUP BY user_id) e ON e.user_id = u.user_id
+        LEFT JOIN (SELECT user_id, min(compound_id) AS compound_id FROM user_favorites GROUP BY user_id) fav ON fav.user_id = u.user_id
+        LEFT JOIN compounds c ON c.compound_id = fav.compound_id;
+        INSERT INTO compound_features (compound_id, experiments, users)
+        SELECT compound_id, sum(n), count(*)
+        FROM (SELECT e.user_id, c.compound_id, count(*) AS n
+              FROM experiments e CROSS JOIN LATERAL unnest(e.compound_ids) AS c(compound_id)
+              GROUP BY e.user_id, c.compound_id) pairs
+        GROUP BY compound_id;
+        SET LOCAL search_path = DEFAULT;
+        """;
+
+    /// <summary>The coordinator's own tables, and a first generation (empty) when there is none yet.</summary>
+    public override async Task EnsureSchemaAsync(CancellationToken cancellationToken)
+    {
+        await using var connection = await DataSource.OpenConnectionAsync(cancellationToken);
+        await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
+        await PgSql.ExecuteAsync(connection, transaction, PgLocks.TakeSchemaLock + PgSchema.FixedTables + Generations.PointerTable, cancellationToken);
+        if (await Generations.CurrentAsync(connection, cancellationToken) is null)
+        {
+            var generation = await Generations.NextAsync(connection, cancellationToken);
+            await PgSql.ExecuteAsync(connection, transaction,
+                CreateGeneration(generation) + AddKeys(generation, _ => true) + Generations.Insert(generation), cancellationToken);
+        }
+        await transaction.CommitAsync(cancellationToken);
+    }
+
+    /// <summary>The coordinator's tables are there and every worker answers.</summary>
+    public override async Task<bool> IsReadyAsync(CancellationToken cancellationToken)
+    {
+        try
+        {
+            await using var connection = await DataSource.OpenConnectionAsync(cancellationToken);
+            if (!await FixedTablesExistAsync(connection, cancellationToken))
+            {
+                return false;
+            }
+            // A worker that does not answer shows as success = false (it does not raise).
+            return await PgSql.ScalarAsync(connection, "SELECT bool_and(success) FROM run_command_on_workers('SELECT 1')", cancellationToken) is true;
+        }
+        catch (Exception e) when (e is NpgsqlException or TimeoutException or InvalidOperationException or OperationCanceledException)
+        {
+            return false;
+        }
+    }
+
+    public override IDataSetLoad BeginLoad() => new CitusLoad(DataSource);
+}

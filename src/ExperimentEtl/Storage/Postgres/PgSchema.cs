@@ -1,0 +1,51 @@
+namespace ExperimentEtl.Storage.Postgres;
+
+/// <summary>The data set's tables (<see cref="DataSetTables"/>) and the fixed tables, in PostgreSQL's dialect.</summary>
+static class PgSchema
+{
+    /// <summary>Runs and their rejected rows: plain tables in the database's own schema, outside any generation.</summary>
+    public const string FixedTables = """
+        CREATE TABLE IF NOT EXISTS runs (
+            run_id uuid PRIMARY KEY, status text NOT NULL, mode text NOT NULL, source text NOT NULL,
+            started_at timestamptz NOT NULL, finished_at timestamptz, updated_at timestamptz NOT NULL,
+            files jsonb NOT NULL, error_count bigint NOT NULL, errors jsonb NOT NULL, rejected_count bigint NOT NULL,
+            message text, cancel_requested boolean NOT NULL DEFAULT false);
+        CREATE TABLE IF NOT EXISTS rejects (
+            run_id uuid NOT NULL, seq bigint NOT NULL, file text NOT NULL, line bigint NOT NULL, raw text NOT NULL, reason text NOT NULL,
+            PRIMARY KEY (run_id, seq));
+        """;
+
+    public static string TypeOf(ColumnType type) => type switch
+    {
+        ColumnType.WholeNumber => "integer",
+        ColumnType.LargeWholeNumber => "bigint",
+        ColumnType.Text => "text",
+        ColumnType.Date => "date",
+        ColumnType.WholeNumberList => "integer[]",
+        ColumnType.Uuid => "uuid",
+        ColumnType.Timestamp => "timestamptz",
+        _ => throw new ArgumentOutOfRangeException(nameof(type), type, null),
+    };
+
+    /// <summary>The table in <paramref name="schema"/>, without its key (added once the rows are in) unless <paramref name="withKey"/>.</summary>
+    public static string CreateTable(string schema, DataSetTable table, bool withKey = false)
+    {
+        var columns = table.Columns.Select(c => $"{c.Name} {TypeOf(c.Type)}{(c.Nullable ? "" : " NOT NULL")}");
+        var constraints = new List<string>();
+        if (withKey)
+        {
+            constraints.Add(PrimaryKey(table, table.Key));
+        }
+        if (table.Check is { } check)
+        {
+            constraints.Add(check);
+        }
+        return $"CREATE TABLE {schema}.{table.Name} ({string.Join(", ", columns.Concat(constraints))});";
+    }
+
+    public static string AddKey(string schema, DataSetTable table, IReadOnlyList<string> key) =>
+        $"ALTER TABLE {schema}.{table.Name} ADD {PrimaryKey(table, key)};";
+
+    static string PrimaryKey(DataSetTable table, IReadOnlyList<string> key) =>
+        $"CONSTRAINT {table.Name}_pkey PRIMARY KEY ({string.Join(", ", key)})";
+}

@@ -1,0 +1,78 @@
+using System.Data.Common;
+using Npgsql;
+
+namespace ExperimentEtl.Storage.Postgres;
+
+/// <summary>
+/// What the PostgreSQL and Citus stores share: runs and rejects (plain tables), and reads, which pin one published
+/// generation of the data set (<see cref="Generations"/>). Each store keeps its own schema and load.
+/// </summary>
+public abstract partial class PostgresStoreBase(NpgsqlDataSource dataSource) : IEtlStore
+{
+    // The report is read in one consistent transaction: the summary, then the users. Repeating the summary's
+    // columns on every user row (one statement) sent 80 more bytes a user and took longer at 1M users.
+    const string ReportSummaryQuery = "SELECT users, experiments, compounds, active_users, run_id, loaded_at FROM dataset";
+
+    const string ReportUsersQuery = """
+        SELECT u.user_id, u.name, u.email, f.experiment_count, f.fav_compound_name, f.fav_compound_id
+        FROM users u
+        JOIN user_features f ON f.user_id = u.user_id
+        ORDER BY u.user_id
+        """;
+
+    protected NpgsqlDataSource DataSource => dataSource;
+
+    public abstract string Provider { get; }
+
+    public abstract Task EnsureSchemaAsync(CancellationToken cancellationToken);
+
+    public abstract Task<bool> IsReadyAsync(CancellationToken cancellationToken);
+
+    public abstract IDataSetLoad BeginLoad();
+
+    public string MatchesIgnoringCase(string column, string parameter) => $@"lower({column}) LIKE {parameter} ESCAPE '\'";
+
+    public Task<DbConnection> OpenReadConnectionAsync(CancellationToken cancellationToken) => Generations.OpenPinnedAsync(dataSource, cancellationToken);
+
+    /// <remarks>The generation a reader pins is never written again, so one pinned transaction reads one data set.</remarks>
+    public Task<DbTransaction> BeginConsistentReadAsync(DbConnection connection, CancellationToken cancellationToken) =>
+        Generations.BeginConsistentReadAsync(connection, cancellationToken);
+
+    public async Task<IReportSnapshot> OpenReportAsync(CancellationToken cancellationToken)
+    {
+        var connection = (NpgsqlConnection)await OpenReadConnectionAsync(cancellationToken);
+        try
+        {
+            var transaction = (NpgsqlTransaction)await BeginConsistentReadAsync(connection, cancellationToken);
+            ReportSummary? summary = null;
+            await using (var command = new NpgsqlCommand(ReportSummaryQuery, connection, transaction))
+            await using (var reader = await command.ExecuteReaderAsync(cancellationToken))
+            {
+                if (await reader.ReadAsync(cancellationToken))
+                {
+                    summary = new ReportSummary(reader.GetInt64(0), reader.GetInt64(1), reader.GetInt64(2), reader.GetInt64(3),
+                        reader.IsDBNull(4) ? null : reader.GetGuid(4), reader.GetFieldValue<DateTimeOffset>(5));
+                }
+            }
+            var users = summary is null ? null : await new NpgsqlCommand(ReportUsersQuery, connection, transaction).ExecuteReaderAsync(cancellationToken);
+            return ReportSnapshot.FromTransaction(connection, transaction, summary, users,
+                r => new UserReport(r.GetInt32(0), r.GetString(1), r.GetString(2), r.GetInt32(3),
+                    r.IsDBNull(4) ? null : r.GetString(4), r.IsDBNull(5) ? null : r.GetInt32(5)));
+        }
+        catch
+        {
+            await connection.DisposeAsync();
+            throw;
+        }
+    }
+
+    /// <summary>True when the tables outside the generations and the pointer are in place.</summary>
+    protected async Task<bool> FixedTablesExistAsync(NpgsqlConnection connection, CancellationToken cancellationToken)
+    {
+        await using var command = new NpgsqlCommand(
+            "SELECT count(*) FROM pg_tables WHERE schemaname = current_schema() AND tablename = ANY($1)", connection);
+        string[] tables = ["runs", "rejects", "data_generation"];
+        command.Parameters.Add(new NpgsqlParameter<string[]> { TypedValue = tables });
+        return (long)(await command.ExecuteScalarAsync(cancellationToken))! == tables.Length;
+    }
+}

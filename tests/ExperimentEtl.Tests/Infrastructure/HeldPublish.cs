@@ -1,0 +1,59 @@
+using Npgsql;
+
+namespace ExperimentEtl.Tests.Infrastructure;
+
+/// <summary>
+/// Holds a PostgreSQL or Citus load at its very last step, after it has read its files and written its generation: the
+/// test locks the row of <c>data_generation</c> that a load updates to publish, until <see cref="ReleaseAsync"/>.
+/// Readers only read that row, so they are not held.
+/// </summary>
+public sealed class HeldPublish : IAsyncDisposable
+{
+    readonly NpgsqlConnection _connection;
+    readonly NpgsqlTransaction _hold;
+
+    HeldPublish(NpgsqlConnection connection, NpgsqlTransaction hold) => (_connection, _hold) = (connection, hold);
+
+    /// <summary>Holds the next publish; the database's schema must be in place (a service has started on it).</summary>
+    public static async Task<HeldPublish> HoldAsync(string database)
+    {
+        var connection = new NpgsqlConnection(database);
+        await connection.OpenAsync();
+        var hold = await connection.BeginTransactionAsync();
+        await using (var lockRow = new NpgsqlCommand("SELECT generation FROM data_generation FOR UPDATE", connection, hold))
+        {
+            await lockRow.ExecuteNonQueryAsync();
+        }
+        return new HeldPublish(connection, hold);
+    }
+
+    /// <summary>Waits (at most 30 s) until a load waits to publish: it has read all its files and written its data set.</summary>
+    public async Task WaitForLoadAsync()
+    {
+        var deadline = DateTime.UtcNow.AddSeconds(30);
+        while (true)
+        {
+            // pg_stat_activity is read once per transaction: the holding transaction clears it before each look.
+            await using (var clear = new NpgsqlCommand("SELECT pg_stat_clear_snapshot()", _connection, _hold))
+            {
+                await clear.ExecuteNonQueryAsync();
+            }
+            await using var waiting = new NpgsqlCommand(
+                "SELECT count(*) FROM pg_stat_activity WHERE pg_backend_pid() = ANY(pg_blocking_pids(pid))", _connection, _hold);
+            if ((long)(await waiting.ExecuteScalarAsync())! > 0)
+            {
+                return;
+            }
+            Assert.True(DateTime.UtcNow < deadline, "the run never reached its publish");
+            await Task.Delay(100);
+        }
+    }
+
+    public async Task ReleaseAsync() => await _hold.RollbackAsync();
+
+    public async ValueTask DisposeAsync()
+    {
+        await _hold.DisposeAsync();
+        await _connection.DisposeAsync();
+    }
+}
