@@ -19,16 +19,23 @@ public sealed partial class RunManager(IEtlStore store, EtlOptions options, Time
     const string AbandonedRunMessage = "The server running it stopped during the run; nothing of it was loaded and the previous data is unchanged.";
 
     // How long a start that found the database taken waits for the other process to record its run, so as to name it.
-    static readonly TimeSpan RivalRecordPatience = TimeSpan.FromSeconds(2);
+    // That process takes the load lock before it records its run, and on Citus prepares its generation in between
+    // (dropping the old one, creating distributed tables): seconds on a busy cluster, longer than the 2 s this was.
+    static readonly TimeSpan RivalRecordPatience = TimeSpan.FromSeconds(10);
 
     // One run at a time in this process; the store's load lock (PostgreSQL) extends that to other processes.
     readonly SemaphoreSlim _gate = new(1, 1);
     readonly CancellationTokenSource _stopping = new();
     volatile ActiveRun? _active;
 
-    // The run being started (between taking the database and becoming active), so that a racing start can name it.
+    // The run being started (between taking the gate and becoming active): while it is, the sweeper leaves runs alone.
     volatile RunRecord? _starting;
     readonly Lock _startLock = new();
+
+    // The run that holds the database, as known to the start that took the gate: its own run once recorded, the other
+    // process's when it lost the load lock. A start refused by the gate names this one, not the run still being started,
+    // which may yet lose the database to another process and never run.
+    Task<Guid?> _holder = Task.FromResult<Guid?>(null);
 
     // Final records the database refused (it was down when the run ended): shown from memory and saved again later.
     readonly System.Collections.Concurrent.ConcurrentDictionary<Guid, RunRecord> _unsaved = new();
@@ -74,25 +81,23 @@ public sealed partial class RunManager(IEtlStore store, EtlOptions options, Time
     public async Task<ActiveRun> StartAsync(DataSetSource source, RunMode mode, CancellationToken cancellationToken)
     {
         var run = RunRecord.Queue(clock.GetUtcNow(), mode, source.Kind) with { InputBytes = source.InputBytes(), Provider = store.Provider };
-        bool won;
-        Guid? rival = null;
+        TaskCompletionSource<Guid?>? holder = null;
+        Task<Guid?> rival;
         lock (_startLock)
         {
-            // Under the lock: a racing start sees either the winner's run id, or the gate still free.
-            won = _gate.Wait(0, CancellationToken.None);
-            if (won)
+            // Under the lock: a racing start sees either the gate still free, or the holder of this start's attempt.
+            if (_gate.Wait(0, CancellationToken.None))
             {
+                holder = new TaskCompletionSource<Guid?>(TaskCreationOptions.RunContinuationsAsynchronously);
+                _holder = holder.Task;
                 _starting = run;
             }
-            else
-            {
-                rival = _active?.RunId ?? _starting?.RunId;
-            }
+            rival = _holder;
         }
-        if (!won)
+        if (holder is null)
         {
             source.Dispose();
-            throw new RunInProgressException(rival);
+            throw new RunInProgressException(await rival.WaitAsync(cancellationToken));
         }
         IDataSetLoad? load = null;
         try
@@ -104,9 +109,12 @@ public sealed partial class RunManager(IEtlStore store, EtlOptions options, Time
             }
             catch (RunInProgressException)
             {
-                throw new RunInProgressException(await FindRivalRunAsync(cancellationToken));
+                var other = await FindRivalRunAsync(cancellationToken);
+                holder.SetResult(other);
+                throw new RunInProgressException(other);
             }
             await store.SaveRunAsync(run, cancellationToken);
+            holder.SetResult(run.RunId);
             var active = new ActiveRun(run, _stopping.Token);
             _active = active;
             var ownedLoad = load;
@@ -115,6 +123,8 @@ public sealed partial class RunManager(IEtlStore store, EtlOptions options, Time
         }
         catch
         {
+            // No run of this process holds the database, and which one does is not known: racing starts name none.
+            holder.TrySetResult(null);
             load?.Dispose();
             source.Dispose();
             _gate.Release();

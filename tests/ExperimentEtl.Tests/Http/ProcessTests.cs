@@ -91,6 +91,72 @@ public sealed class ProcessTests
     }
 
     [Theory]
+    [MemberData(nameof(Backends.Servers), MemberType = typeof(Backends))]
+    public async Task Concurrent_starts_on_two_servers_are_refused_with_the_run_that_started(Backend backend)
+    {
+        const int Rounds = 3;
+        const int StartsPerServer = 4;
+        var database = await EtlAppFactory.CreateServerDatabaseAsync(backend);
+        using var files = TestFiles.BundledSample();
+        var experimentsPath = Path.Combine(files.Directory, "user_experiments.csv");
+        var sample = File.ReadAllText(Path.Combine(TestPostgres.RepositoryRoot(), "data", "user_experiments.csv"));
+        File.Delete(experimentsPath);
+        await using var first = await ServerProcess.StartAsync(Environment(database, files.Directory));
+        await using var second = await ServerProcess.StartAsync(Environment(database, files.Directory));
+        ServerProcess[] servers = [first, second];
+
+        // Every round the winner's run holds the database (its experiments file is a pipe not yet written) while the
+        // losing server's first start waits out the load lock's patience: its other starts meet its own gate meanwhile.
+        var conflicts = 0;
+        var misnamed = new List<string>();
+        for (var round = 1; round <= Rounds; round++)
+        {
+            File.Delete(experimentsPath);
+            await using var experiments = new Fifo(experimentsPath);
+            var posts = servers.SelectMany(server => Enumerable.Range(0, StartsPerServer).Select(_ => (server, answer: server.Client.PostAsync("/api/etl/runs", null)))).ToList();
+            await Task.WhenAll(posts.Select(p => p.answer));
+            var answers = new List<(ServerProcess Server, HttpResponseMessage Answer)>();
+            foreach (var (server, answer) in posts)
+            {
+                answers.Add((server, await answer));
+            }
+
+            var started = answers.Where(a => a.Answer.StatusCode == HttpStatusCode.Accepted).ToList();
+            Assert.True(started.Count == 1 && answers.All(a => a.Answer.StatusCode is HttpStatusCode.Accepted or HttpStatusCode.Conflict),
+                $"round {round}: {string.Join(", ", answers.Select(a => (int)a.Answer.StatusCode))}");
+            var (winner, accepted) = started[0];
+            var runId = (await accepted.ReadJsonAsync()).GetProperty("run_id").GetString()!;
+            foreach (var (_, answer) in answers.Where(a => a.Answer.StatusCode == HttpStatusCode.Conflict))
+            {
+                conflicts++;
+                var problem = await answer.ReadJsonAsync();
+                var named = problem.GetProperty("running_run_id").GetString();
+                if (named != runId || !problem.GetProperty("detail").GetString()!.Contains($"/api/etl/runs/{runId}", StringComparison.Ordinal))
+                {
+                    misnamed.Add($"round {round}: {named ?? "no run"} instead of {runId}");
+                }
+            }
+            // The run a 409 names can be followed on either server.
+            foreach (var server in servers)
+            {
+                var run = await (await server.Client.GetAsync($"/api/etl/runs/{runId}")).ReadJsonAsync();
+                Assert.Equal(runId, run.GetProperty("run_id").GetString());
+                Assert.True(run.GetProperty("status").GetString() is "queued" or "running");
+            }
+
+            await experiments.WriteAsync(sample);
+            await experiments.CloseAsync();
+            var ended = await WaitForStatusAsync(winner.Client, runId, status => status is not ("queued" or "running"));
+            Assert.Equal("succeeded", ended.GetProperty("status").GetString());
+            // Answers once the winner's server has let go of its run (409: it has ended), so the next round starts afresh.
+            await winner.Client.DeleteAsync($"/api/etl/runs/{runId}");
+        }
+
+        Assert.Equal(Rounds * (2 * StartsPerServer - 1), conflicts);
+        Assert.True(misnamed.Count == 0, $"{misnamed.Count} of {conflicts} 409s named another run: {string.Join("; ", misnamed)}");
+    }
+
+    [Theory]
     [MemberData(nameof(Backends.Durable), MemberType = typeof(Backends))]
     public async Task A_server_killed_during_a_run_and_restarted_at_once_leaves_the_data_intact_and_marks_the_run_failed(Backend backend)
     {
