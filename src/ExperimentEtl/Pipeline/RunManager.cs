@@ -8,15 +8,14 @@ namespace ExperimentEtl.Pipeline;
 /// Starts runs one at a time, executes them in the background, keeps their records current, and cancels them on request
 /// or at shutdown. Whatever happens to a run, its record ends as succeeded, failed or cancelled.
 /// </summary>
+/// <remarks>
+/// This file starts, executes and cancels runs; RunManager.Sweeper.cs ends the runs of dead processes,
+/// RunManager.Progress.cs publishes a run's progress to other processes, RunManager.Unsaved.cs retries final records
+/// the database refused.
+/// </remarks>
 public sealed partial class RunManager(IEtlStore store, EtlOptions options, TimeProvider clock, ILogger<RunManager> logger) : IHostedService, IDisposable
 {
-    static readonly TimeSpan ProgressSaveInterval = TimeSpan.FromSeconds(1);
     static readonly TimeSpan ShutdownPatience = TimeSpan.FromSeconds(8);
-
-    // How often runs of dead processes are looked for, and how long a record must have been left alone to count as one.
-    static readonly TimeSpan AbandonedRunSweepInterval = TimeSpan.FromSeconds(2);
-    static readonly TimeSpan AbandonedRunQuietTime = TimeSpan.FromSeconds(2);
-    const string AbandonedRunMessage = "The server running it stopped during the run; nothing of it was loaded and the previous data is unchanged.";
 
     // How long a start that found the database taken waits for the other process to record its run, so as to name it.
     // That process takes the load lock before it records its run, and on Citus prepares its generation in between
@@ -36,9 +35,6 @@ public sealed partial class RunManager(IEtlStore store, EtlOptions options, Time
     // process's when it lost the load lock. A start refused by the gate names this one, not the run still being started,
     // which may yet lose the database to another process and never run.
     Task<Guid?> _holder = Task.FromResult<Guid?>(null);
-
-    // Final records the database refused (it was down when the run ended): shown from memory and saved again later.
-    readonly System.Collections.Concurrent.ConcurrentDictionary<Guid, RunRecord> _unsaved = new();
 
     /// <summary>A run this process is executing.</summary>
     public sealed class ActiveRun(RunRecord run, CancellationToken stopping)
@@ -232,30 +228,6 @@ public sealed partial class RunManager(IEtlStore store, EtlOptions options, Time
         return outcome;
     }
 
-    /// <summary>Keeps the stored record's progress current for other processes, and picks up their cancel requests.</summary>
-    async Task SaveProgressAsync(ActiveRun active, CancellationToken stop)
-    {
-        try
-        {
-            while (!stop.IsCancellationRequested)
-            {
-                await Task.Delay(ProgressSaveInterval, clock, stop);
-                if (await store.SaveRunProgressAsync(active.Run, stop))
-                {
-                    await active.Cancellation.CancelAsync();
-                }
-            }
-        }
-        catch (OperationCanceledException) when (stop.IsCancellationRequested)
-        {
-        }
-        catch (Exception e)
-        {
-            // The load itself will meet the same database problem and fail the run with it.
-            LogProgressFailed(e, active.RunId);
-        }
-    }
-
     /// <summary>Asks for a run to be cancelled: at once when this process runs it, through the database otherwise.</summary>
     /// <returns>The run's record after the request, or null when the run is unknown.</returns>
     public async Task<RunRecord?> CancelAsync(Guid runId, CancellationToken cancellationToken)
@@ -285,92 +257,12 @@ public sealed partial class RunManager(IEtlStore store, EtlOptions options, Time
         return requested;
     }
 
-    async Task TrySaveAsync(RunRecord run)
-    {
-        try
-        {
-            await store.SaveRunAsync(run, CancellationToken.None);
-            _unsaved.TryRemove(run.RunId, out _);
-        }
-        catch (Exception e)
-        {
-            // The database may be why the run failed: keep the record and save it once the database is back.
-            _unsaved[run.RunId] = run;
-            LogRecordFailed(e, run.RunId);
-        }
-    }
-
-    async Task SaveUnsavedAsync()
-    {
-        foreach (var run in _unsaved.Values)
-        {
-            await TrySaveAsync(run);
-        }
-    }
-
     static string Describe(Exception e) => e switch
     {
         Npgsql.NpgsqlException or Microsoft.Data.Sqlite.SqliteException or TimeoutException or System.Net.Sockets.SocketException =>
             $"The database failed: {e.Message}",
         _ => "An unexpected error occurred; the server log has the details.",
     };
-
-    /// <summary>
-    /// Marks as failed the runs left queued or running by a process that died: once before serving where this process
-    /// has the database to itself (SQLite), and every few seconds for as long as it lives where several processes share
-    /// it (a replica may die at any time, and its database session may hold the load lock a little longer than the
-    /// process lived).
-    /// </summary>
-    public async Task StartAsync(CancellationToken cancellationToken)
-    {
-        if (!store.SharedByProcesses)
-        {
-            await SweepAbandonedRunsAsync(TimeSpan.Zero, cancellationToken);
-            return;
-        }
-        _sweeping = Task.Run(() => SweepRepeatedlyAsync(_stopping.Token), CancellationToken.None);
-    }
-
-    Task? _sweeping;
-
-    async Task SweepRepeatedlyAsync(CancellationToken stopping)
-    {
-        // The first sweep, at start-up, finds no run of this process: nothing needs to have been quiet for long.
-        var quietFor = TimeSpan.Zero;
-        while (!stopping.IsCancellationRequested)
-        {
-            // This process's own run holds the load lock: while it lasts, no other run can be live or be swept.
-            if (_active is null && _starting is null)
-            {
-                await SweepAbandonedRunsAsync(quietFor, stopping);
-            }
-            quietFor = AbandonedRunQuietTime;
-            try
-            {
-                await Task.Delay(AbandonedRunSweepInterval, clock, stopping);
-            }
-            catch (OperationCanceledException)
-            {
-                return;
-            }
-        }
-    }
-
-    async Task SweepAbandonedRunsAsync(TimeSpan quietFor, CancellationToken cancellationToken)
-    {
-        try
-        {
-            if (await store.FailAbandonedRunsAsync(AbandonedRunMessage, clock.GetUtcNow(), quietFor, cancellationToken) is > 0 and var failed)
-            {
-                LogAbandoned(failed);
-            }
-        }
-        catch (Exception e) when (e is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
-        {
-            // The database is down or not set up yet: the next sweep (or start) tries again.
-            LogSweepFailed(e);
-        }
-    }
 
     /// <summary>At shutdown (SIGTERM): cancel the active run, which rolls back, and wait for its record.</summary>
     public async Task StopAsync(CancellationToken cancellationToken)
@@ -414,18 +306,6 @@ public sealed partial class RunManager(IEtlStore store, EtlOptions options, Time
 
     [LoggerMessage(Level = LogLevel.Error, Message = "Run {RunId} failed")]
     partial void LogRunFailed(Exception exception, Guid runId);
-
-    [LoggerMessage(Level = LogLevel.Warning, Message = "Could not record the end of run {RunId}")]
-    partial void LogRecordFailed(Exception exception, Guid runId);
-
-    [LoggerMessage(Level = LogLevel.Warning, Message = "Could not save the progress of run {RunId}")]
-    partial void LogProgressFailed(Exception exception, Guid runId);
-
-    [LoggerMessage(Level = LogLevel.Warning, Message = "Marked {Count} run(s) left running by a stopped server as failed")]
-    partial void LogAbandoned(int count);
-
-    [LoggerMessage(Level = LogLevel.Debug, Message = "Could not look for runs left running by a stopped server")]
-    partial void LogSweepFailed(Exception exception);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Run {RunId} did not stop in time at shutdown; its transaction is rolled back when the process exits")]
     partial void LogShutdownTimeout(Guid runId);
