@@ -27,7 +27,8 @@ if (string.IsNullOrEmpty(builder.Configuration["urls"]) && string.IsNullOrEmpty(
 
 try
 {
-    builder.Services.AddExperimentEtl(builder.Configuration);
+    var settings = builder.Services.AddEtlCore(builder.Configuration);
+    builder.Services.AddEtlHttp(settings);
     builder.Services.AddEtlTelemetry(builder.Configuration);
 }
 catch (ConfigurationException e)
@@ -57,16 +58,7 @@ app.MapEtlMetrics();
 // The schema is prepared in the background (StartupSchema): the server listens at once, whatever the database's state.
 var options = app.Services.GetRequiredService<EtlOptions>();
 StartupSchema.LogStarted(app.Logger, app.Services.GetRequiredService<DatabaseTarget>().Describe(), options.DataDirectory);
-// Uploads of runs cut short by a killed process would otherwise stay on disk for good.
-if (ExperimentEtl.Pipeline.DataSetSource.DeleteAbandonedUploads(options.UploadDirectory) is > 0 and var deleted)
-{
-    StartupSchema.LogAbandonedUploadsDeleted(app.Logger, deleted, options.UploadDirectory);
-}
-// So would the feature state a killed run spilled (the command-line tool sweeps when its run starts).
-if (ExperimentEtl.Pipeline.MemoryBudget.DeleteAbandonedSpills(options.MemoryBudget.SpillParent) is > 0 and var spills)
-{
-    StartupSchema.LogAbandonedSpillsDeleted(app.Logger, spills, options.MemoryBudget.SpillParent);
-}
+// Abandoned uploads and spills are deleted as the host starts (ScratchHousekeeping), before the server listens.
 
 await app.RunAsync();
 return 0;

@@ -2,13 +2,13 @@ using System.Text.Json;
 using ExperimentEtl.Configuration;
 using ExperimentEtl.Pipeline;
 using ExperimentEtl.Storage;
-using Microsoft.Extensions.Options;
 
 namespace ExperimentEtl.Cli;
 
 /// <summary>
-/// The service's own registrations (<see cref="ServiceRegistration.AddExperimentEtl"/>) without the web host: the same store,
-/// run manager and JSON settings, so a command-line run validates, loads and reports exactly as the service does.
+/// The registrations the tool shares with the service (<see cref="ServiceRegistration.AddEtlCore"/>), without the web host:
+/// the same settings, store, run manager, start-up housekeeping and JSON, so a command-line run validates, loads and
+/// reports exactly as the service does.
 /// </summary>
 sealed class CliServices : IAsyncDisposable
 {
@@ -29,7 +29,7 @@ sealed class CliServices : IAsyncDisposable
     public EtlOptions Options => _provider.GetRequiredService<EtlOptions>();
 
     /// <summary>The JSON settings of the HTTP answers (snake_case), so <c>--json</c> prints what GET /report answers.</summary>
-    public JsonSerializerOptions Json => _provider.GetRequiredService<IOptions<Microsoft.AspNetCore.Http.Json.JsonOptions>>().Value.SerializerOptions;
+    public JsonSerializerOptions Json { get; } = JsonSettings.ForAnswers();
 
     /// <param name="databaseUrl">The <c>--db</c> option: takes precedence over DATABASE_URL and API_DB_PATH.</param>
     /// <exception cref="ConfigurationException">A setting is missing or malformed.</exception>
@@ -47,9 +47,13 @@ sealed class CliServices : IAsyncDisposable
         services.AddSingleton<IConfiguration>(configuration);
         // No log output: the run's failures are reported as one line each, never with the stack trace the log would carry.
         services.AddLogging();
-        services.AddExperimentEtl(configuration);
+        services.AddEtlCore(configuration);
         return new CliServices(services.BuildServiceProvider());
     }
+
+    /// <summary>The service's start-up housekeeping: deletes what runs of killed processes left on disk.</summary>
+    public Task CleanUpAsync(CancellationToken cancellationToken) =>
+        _provider.GetRequiredService<ScratchHousekeeping>().StartAsync(cancellationToken);
 
     /// <summary>Creates the schema (as the service does at start-up), failing at once with one line when the database cannot be used.</summary>
     public async Task EnsureSchemaAsync(CancellationToken cancellationToken)

@@ -55,8 +55,7 @@ static class EtlCommand
         }
         await using var services = CliServices.Create(databaseUrl);
         await services.EnsureSchemaAsync(cancellationToken);
-        // As the service does at start-up: spilled feature state that a killed process left behind.
-        MemoryBudget.DeleteAbandonedSpills(services.Options.MemoryBudget.SpillParent);
+        await services.CleanUpAsync(cancellationToken);
 
         RunManager.ActiveRun run;
         try

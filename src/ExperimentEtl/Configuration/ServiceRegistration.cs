@@ -1,6 +1,3 @@
-using System.Text.Json;
-using System.Text.Json.Serialization;
-using ExperimentEtl.Endpoints;
 using ExperimentEtl.Pipeline;
 using ExperimentEtl.Storage;
 using ExperimentEtl.Storage.Postgres;
@@ -9,6 +6,10 @@ using Npgsql;
 
 namespace ExperimentEtl.Configuration;
 
+/// <summary>
+/// The registrations the web service and the command-line tool share: settings, the store and its schema, the run
+/// manager and the start-up housekeeping. The web service adds its HTTP plumbing (<c>Endpoints/HttpRegistration.cs</c>).
+/// </summary>
 public static class ServiceRegistration
 {
     /// <remarks>
@@ -27,9 +28,11 @@ public static class ServiceRegistration
         return NpgsqlDataSource.Create(builder.ConnectionString);
     }
 
-    /// <summary>Registers the store chosen by configuration, the ETL and the HTTP plumbing.</summary>
+    /// <summary>Registers the settings, the store chosen by configuration, the run manager and the start-up housekeeping.</summary>
+    /// <remarks>The web service starts them as hosted services; the command-line tool calls what it needs of them.</remarks>
+    /// <returns>The settings registered, for the web service's own registrations.</returns>
     /// <exception cref="ConfigurationException">A setting is missing or wrong.</exception>
-    public static IServiceCollection AddExperimentEtl(this IServiceCollection services, IConfiguration configuration)
+    public static EtlOptions AddEtlCore(this IServiceCollection services, IConfiguration configuration)
     {
         var database = DatabaseTarget.From(configuration);
         services.AddSingleton(database);
@@ -46,31 +49,13 @@ public static class ServiceRegistration
         {
             services.AddSingleton<IEtlStore>(_ => new SqliteEtlStore(database.ConnectionString));
         }
-        services.AddSingleton<ReadModel>();
-        services.AddSingleton<ReportCache>();
+        services.AddSingleton<ScratchHousekeeping>();
+        services.AddHostedService(provider => provider.GetRequiredService<ScratchHousekeeping>());
+        // Hosted services start in this order: the schema's first attempt before the run manager's first sweep.
         services.AddSingleton<StartupSchema>();
         services.AddHostedService(provider => provider.GetRequiredService<StartupSchema>());
         services.AddSingleton<RunManager>();
         services.AddHostedService(provider => provider.GetRequiredService<RunManager>());
-        // A run in progress is cancelled and rolled back at SIGTERM; the process is gone well within 10 s.
-        services.Configure<HostOptions>(options => options.ShutdownTimeout = TimeSpan.FromSeconds(9));
-
-        // The seed answered in snake_case; every JSON answer of the service does the same.
-        services.ConfigureHttpJsonOptions(options =>
-        {
-            options.SerializerOptions.PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower;
-            options.SerializerOptions.Converters.Add(new JsonStringEnumConverter(JsonNamingPolicy.SnakeCaseLower));
-            // Numbers are written as numbers, and the service reads no JSON: the web default (numbers also read from
-            // strings) made the OpenAPI document type every number as number-or-string.
-            options.SerializerOptions.NumberHandling = JsonNumberHandling.Strict;
-        });
-        services.AddReadLimit(options.ReadConcurrency);
-        services.AddProblemDetails(options => options.CustomizeProblemDetails = Problems.DescribeFrameworkProblem);
-        services.AddExceptionHandler<ProblemExceptionHandler>();
-        // A parameter that does not parse throws (to ProblemExceptionHandler, whose answer says which) in every environment,
-        // not only in Development: otherwise the framework answers a bare 400.
-        services.Configure<RouteHandlerOptions>(options => options.ThrowOnBadRequest = true);
-        services.AddApiDocument();
-        return services;
+        return options;
     }
 }
