@@ -35,9 +35,10 @@ sealed class CliServices : IAsyncDisposable
     /// <exception cref="ConfigurationException">A setting is missing or malformed.</exception>
     public static CliServices Create(string? databaseUrl)
     {
-        // The service's sources less the command line (which is ours): appsettings.json, then the environment.
+        // The service's sources less the command line (which is ours): appsettings.json next to the executable, as the
+        // service reads it whatever the working folder, then the environment.
         var configuration = new ConfigurationManager();
-        configuration.AddJsonFile(Path.Combine(Directory.GetCurrentDirectory(), "appsettings.json"), optional: true, reloadOnChange: false);
+        configuration.AddJsonFile(Path.Combine(AppContext.BaseDirectory, "appsettings.json"), optional: true, reloadOnChange: false);
         configuration.AddEnvironmentVariables();
         if (databaseUrl is not null)
         {

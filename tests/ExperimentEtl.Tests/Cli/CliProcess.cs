@@ -29,9 +29,13 @@ public static class CliProcess
 
     public static Task<CliResult> RunAsync(params string[] arguments) => RunAsync(new Dictionary<string, string>(), arguments);
 
-    public static async Task<CliResult> RunAsync(IReadOnlyDictionary<string, string> environment, params string[] arguments)
+    public static Task<CliResult> RunAsync(IReadOnlyDictionary<string, string> environment, params string[] arguments) =>
+        RunInAsync(Path.GetDirectoryName(ServerProcess.ServiceDll())!, environment, arguments);
+
+    /// <summary>Runs the tool from <paramref name="workingDirectory"/> (the others run it from the executable's folder).</summary>
+    public static async Task<CliResult> RunInAsync(string workingDirectory, IReadOnlyDictionary<string, string> environment, params string[] arguments)
     {
-        using var process = Start(environment, arguments);
+        using var process = Start(environment, arguments, workingDirectory);
         var stdout = process.StandardOutput.ReadToEndAsync();
         var stderr = process.StandardError.ReadToEndAsync();
         try
@@ -47,7 +51,10 @@ public static class CliProcess
     }
 
     /// <summary>Starts the executable without waiting for it (for <c>serve</c>); the caller reads or discards its output.</summary>
-    public static Process Start(IReadOnlyDictionary<string, string> environment, params string[] arguments)
+    public static Process Start(IReadOnlyDictionary<string, string> environment, params string[] arguments) =>
+        Start(environment, arguments, Path.GetDirectoryName(ServerProcess.ServiceDll())!);
+
+    static Process Start(IReadOnlyDictionary<string, string> environment, string[] arguments, string workingDirectory)
     {
         var dll = ServerProcess.ServiceDll();
         var info = new ProcessStartInfo("dotnet")
@@ -55,7 +62,7 @@ public static class CliProcess
             RedirectStandardOutput = true,
             RedirectStandardError = true,
             RedirectStandardInput = true,
-            WorkingDirectory = Path.GetDirectoryName(dll)!,
+            WorkingDirectory = workingDirectory,
         };
         info.ArgumentList.Add(dll);
         foreach (var argument in arguments)

@@ -187,6 +187,20 @@ public sealed partial class CliTests : IDisposable
     }
 
     [Fact]
+    public async Task The_tool_reads_appsettings_json_next_to_the_executable_as_the_service_does_not_in_the_working_folder()
+    {
+        using var files = TestFiles.BundledSample();
+        // A stray appsettings.json in the folder the tool is started from, with a setting the tool would refuse.
+        var workingFolder = Directory.CreateDirectory(Path.Combine(_scratch, "elsewhere")).FullName;
+        File.WriteAllText(Path.Combine(workingFolder, "appsettings.json"), """{ "ETL_MEMORY_LIMIT_MB": "not a number" }""");
+
+        var result = await CliProcess.RunInAsync(workingFolder, new Dictionary<string, string>(), "etl", "--data", files.Directory, "--db", SqliteFile);
+
+        Assert.True(result.ExitCode == 0, result.ToString());
+        Assert.Matches(AliceRow(), result.Stdout);
+    }
+
+    [Fact]
     public async Task A_missing_data_folder_exits_1_with_one_line()
     {
         var missing = Path.Combine(_scratch, "no-such-folder");
