@@ -32,7 +32,7 @@ static class ReportCommand
             {
                 result.AddError("--json and --csv cannot be used together.");
             }
-            else if (result.GetValue(format) is not null && (result.GetValue(json) || result.GetValue(csv)))
+            else if (result.GetResult(format) is { Implicit: false } && (result.GetValue(json) || result.GetValue(csv)))
             {
                 result.AddError("--format cannot be used with --json or --csv.");
             }

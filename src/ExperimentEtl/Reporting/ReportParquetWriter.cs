@@ -33,7 +33,7 @@ public static class ReportParquetWriter
     public static async Task WriteAsync(Stream output, IAsyncEnumerable<UserReport> users, CancellationToken cancellationToken)
     {
         var options = new ParquetOptions { CompressionMethod = CompressionMethod.Snappy };
-        await using var writer = await ParquetWriter.CreateAsync(Schema, output, options, cancellationToken: cancellationToken);
+        await using var writer = await ParquetWriter.CreateAsync(Schema, new AsyncWriteStream(output), options, cancellationToken: cancellationToken);
         var group = new RowGroupBuffer(RowGroupRows);
         await foreach (var user in users.WithCancellation(cancellationToken))
         {
