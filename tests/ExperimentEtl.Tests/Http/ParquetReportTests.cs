@@ -83,11 +83,11 @@ public sealed class ParquetReportTests : IDisposable
         Assert.All(parquet.Schema.Where(c => c.GetProperty("type").GetString() == "BYTE_ARRAY"),
             c => Assert.Equal("UTF8", c.GetProperty("converted_type").GetString()));
 
-        // Row groups of a bounded size, written as users stream, snappy-compressed.
+        // Row groups of a bounded size, written as users stream, zstd-compressed.
         Assert.Equal([ReportParquetWriter.RowGroupRows, UserCount - ReportParquetWriter.RowGroupRows],
             parquet.RowGroups.DistinctBy(g => g.GetProperty("row_group_id").GetString())
                 .Select(g => int.Parse(g.GetProperty("row_group_num_rows").GetString()!, CultureInfo.InvariantCulture)));
-        Assert.All(parquet.RowGroups, g => Assert.Equal("SNAPPY", g.GetProperty("compression").GetString()));
+        Assert.All(parquet.RowGroups, g => Assert.Equal("ZSTD", g.GetProperty("compression").GetString()));
     }
 
     [Fact]
