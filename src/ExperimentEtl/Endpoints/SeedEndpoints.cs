@@ -44,6 +44,7 @@ public static class SeedEndpoints
             .WithSummary("The report as CSV");
 
         group.MapGet("/report.parquet", () => new ReportParquetResult())
+            .WithName("GetReportParquet")
             .RequireSchema()
             .WithSummary("The report as Parquet, for notebooks")
             .WithDescription("The columns of /report.csv, typed (fav_compound and fav_compound_id are null for a user without experiments); " +
