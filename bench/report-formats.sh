@@ -42,6 +42,7 @@ peak_rss_mb() { awk '/^VmHWM:/ { printf "%.0f", $2 / 1024 }' "/proc/$1/status"; 
 
 work=$(mktemp -d -t experiment-etl-formats.XXXXXX)
 server_pid=""
+# shellcheck disable=SC2317 # called by the EXIT trap
 cleanup() {
   local status=$?
   set +e
