@@ -2,7 +2,8 @@
 # The whole test suite in one command, on a fresh Debian/Ubuntu machine that has only the .NET SDK:
 #   scripts/test.sh [dotnet test arguments...]
 #   1. installs what is missing (PostgreSQL 15, Chromium and fonts for the dashboard test, curl, jq, shellcheck, Node.js
-#      and npm for redocly) with apt-get, and Citus with ../shared/citus/install.sh (beside the project);
+#      and npm for redocly and the DuckDB reader the Parquet tests check with) with apt-get, Citus with
+#      ../shared/citus/install.sh (beside the project), and that reader with npm ci in tests/oracle;
 #   2. checks the sources: shellcheck on every script, `dotnet format --verify-no-changes` (one check each);
 #   3. starts a throwaway PostgreSQL 15 cluster (scripts/pg-cluster.sh) and a Citus cluster (scripts/citus-cluster.sh:
 #      a coordinator and two workers) and exports ETL_TEST_DATABASE_URL and ETL_TEST_CITUS_URL (each unless already set);
@@ -59,6 +60,10 @@ else
   step "nothing to install (PostgreSQL in $PG_BIN, Chromium at $CHROMIUM)"
 fi
 export PG_BIN CHROMIUM
+
+# DuckDB's Node.js client (tests/oracle/package-lock.json): the independent reader of the Parquet report.
+step "installing the tests' DuckDB reader (npm ci in tests/oracle)"
+npm ci --prefix tests/oracle --no-audit --no-fund --loglevel=error
 
 # Citus (distributed PostgreSQL) has no Debian package: the tarball and script beside the project build it, once
 # (about 2 minutes; a no-op after), before any server starts, as it may upgrade the server package.

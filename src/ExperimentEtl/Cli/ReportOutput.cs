@@ -12,11 +12,12 @@ public enum ReportFormat
     Table,
     Json,
     Csv,
+    Parquet,
 }
 
 /// <summary>
 /// Prints the current report to stdout, read from one snapshot of the store (<see cref="IEtlStore.OpenReportAsync"/>) as
-/// GET /report reads it. JSON and CSV stream every user; the table shows the first <see cref="MaxTableRows"/>.
+/// GET /report reads it. JSON, CSV and Parquet stream every user; the table shows the first <see cref="MaxTableRows"/>.
 /// </summary>
 static class ReportOutput
 {
@@ -33,6 +34,9 @@ static class ReportOutput
                 break;
             case ReportFormat.Csv:
                 await WriteCsvAsync(snapshot, cancellationToken);
+                break;
+            case ReportFormat.Parquet:
+                await WriteParquetAsync(snapshot, cancellationToken);
                 break;
             default:
                 await WriteTableAsync(snapshot, cancellationToken);
@@ -55,6 +59,15 @@ static class ReportOutput
         await using var stdout = Console.OpenStandardOutput();
         await using var writer = new StreamWriter(stdout, new UTF8Encoding(encoderShouldEmitUTF8Identifier: false), bufferSize: 1 << 16);
         await ReportCsvWriter.WriteAsync(writer, snapshot.ReadUsersAsync(cancellationToken), cancellationToken);
+    }
+
+    /// <summary>The Parquet of GET /report.parquet (<see cref="ReportParquetWriter"/>).</summary>
+    static async Task WriteParquetAsync(IReportSnapshot snapshot, CancellationToken cancellationToken)
+    {
+        await using var stdout = Console.OpenStandardOutput();
+        // The writer writes many small pieces (page headers, levels): one write call per 64 KB instead.
+        await using var buffered = new BufferedStream(stdout, 1 << 16);
+        await ReportParquetWriter.WriteAsync(buffered, snapshot.ReadUsersAsync(cancellationToken), cancellationToken);
     }
 
     static async Task WriteTableAsync(IReportSnapshot snapshot, CancellationToken cancellationToken)

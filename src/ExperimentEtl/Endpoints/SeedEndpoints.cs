@@ -43,6 +43,13 @@ public static class SeedEndpoints
             .AddOpenApiOperationTransformer(ApiDocument.CsvOnlyAsync)
             .WithSummary("The report as CSV");
 
+        group.MapGet("/report.parquet", () => new ReportParquetResult())
+            .WithName("GetReportParquet")
+            .RequireSchema()
+            .WithSummary("The report as Parquet, for notebooks")
+            .WithDescription("The columns of /report.csv, typed (fav_compound and fav_compound_id are null for a user without experiments); " +
+                             "a file with no rows before any run.");
+
         return app;
     }
 

@@ -50,6 +50,26 @@ public static class CliProcess
         return new CliResult(process.ExitCode, await stdout, await stderr);
     }
 
+    /// <summary>Runs the tool with its stdout, which may be binary (a Parquet report), copied into <paramref name="stdoutFile"/>.</summary>
+    public static async Task<CliResult> RunToFileAsync(string stdoutFile, params string[] arguments)
+    {
+        using var process = Start(new Dictionary<string, string>(), arguments);
+        await using var file = File.Create(stdoutFile);
+        var stdout = process.StandardOutput.BaseStream.CopyToAsync(file);
+        var stderr = process.StandardError.ReadToEndAsync();
+        try
+        {
+            await process.WaitForExitAsync().WaitAsync(Timeout);
+        }
+        catch (TimeoutException)
+        {
+            process.Kill(entireProcessTree: true);
+            throw new TimeoutException($"'{string.Join(' ', arguments)}' did not end within {Timeout.TotalSeconds} s:\n{await stderr}");
+        }
+        await stdout;
+        return new CliResult(process.ExitCode, "", await stderr);
+    }
+
     /// <summary>Starts the executable without waiting for it (for <c>serve</c>); the caller reads or discards its output.</summary>
     public static Process Start(IReadOnlyDictionary<string, string> environment, params string[] arguments) =>
         Start(environment, arguments, Path.GetDirectoryName(ServerProcess.ServiceDll())!);

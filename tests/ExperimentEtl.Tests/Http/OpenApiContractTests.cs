@@ -165,6 +165,7 @@ public sealed class OpenApiContractTests
         csvRequest.Headers.Accept.Add(new MediaTypeWithQualityHeaderValue("text/csv"));
         Assert.Equal("text/csv", (await client.SendAsync(csvRequest)).Content.Headers.ContentType?.MediaType);
         Assert.Equal("text/csv", (await client.GetAsync("/report.csv")).Content.Headers.ContentType?.MediaType);
+        Assert.Equal("application/vnd.apache.parquet", (await client.GetAsync("/report.parquet")).Content.Headers.ContentType?.MediaType);
 
         Assert.Empty(app.Violations);
         // The walk reached every operation of the document: a new endpoint needs its exchanges here.

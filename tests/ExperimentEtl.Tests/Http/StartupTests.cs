@@ -38,7 +38,7 @@ public sealed class StartupTests
         var ready = await server.Client.GetAsync("/readyz");
         Assert.Equal(HttpStatusCode.ServiceUnavailable, ready.StatusCode);
         Assert.Contains("preparing the schema", (await ready.ReadJsonAsync()).GetProperty("detail").GetString(), StringComparison.Ordinal);
-        foreach (var path in new[] { "/api/users", "/report", "/api/etl/runs" })
+        foreach (var path in new[] { "/api/users", "/report", "/report.parquet", "/api/etl/runs" })
         {
             var answer = await server.Client.GetAsync(path);
             Assert.Equal(HttpStatusCode.ServiceUnavailable, answer.StatusCode);
