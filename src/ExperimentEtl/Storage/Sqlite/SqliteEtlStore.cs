@@ -20,40 +20,12 @@ namespace ExperimentEtl.Storage.Sqlite;
 /// </remarks>
 public sealed partial class SqliteEtlStore : IEtlStore, IDisposable
 {
-    const string Schema = """
-        CREATE TABLE IF NOT EXISTS users (
-            user_id INTEGER PRIMARY KEY, name TEXT NOT NULL, email TEXT NOT NULL, signup_date TEXT NOT NULL);
-        CREATE TABLE IF NOT EXISTS compounds (
-            compound_id INTEGER PRIMARY KEY, name TEXT NOT NULL, structure TEXT NOT NULL);
-        CREATE TABLE IF NOT EXISTS experiments (
-            experiment_id INTEGER PRIMARY KEY, user_id INTEGER NOT NULL, compound_ids TEXT NOT NULL, run_time INTEGER NOT NULL);
-        CREATE TABLE IF NOT EXISTS user_features (
-            user_id INTEGER PRIMARY KEY, experiment_count INTEGER NOT NULL, fav_compound_id INTEGER);
-        CREATE TABLE IF NOT EXISTS user_favorites (
-            user_id INTEGER NOT NULL, compound_id INTEGER NOT NULL, experiments INTEGER NOT NULL,
-            PRIMARY KEY (user_id, compound_id)) WITHOUT ROWID;
-        CREATE TABLE IF NOT EXISTS compound_features (
-            compound_id INTEGER PRIMARY KEY, experiments INTEGER NOT NULL, users INTEGER NOT NULL);
-        CREATE TABLE IF NOT EXISTS dataset (
-            id INTEGER PRIMARY KEY CHECK (id = 1), run_id TEXT, loaded_at TEXT NOT NULL,
-            users INTEGER NOT NULL, experiments INTEGER NOT NULL, compounds INTEGER NOT NULL, active_users INTEGER NOT NULL);
-        CREATE TABLE IF NOT EXISTS runs (
-            run_id TEXT PRIMARY KEY, status TEXT NOT NULL, mode TEXT NOT NULL, source TEXT NOT NULL,
-            started_at TEXT NOT NULL, finished_at TEXT, updated_at TEXT NOT NULL,
-            files TEXT NOT NULL, error_count INTEGER NOT NULL, errors TEXT NOT NULL, rejected_count INTEGER NOT NULL,
-            message TEXT, cancel_requested INTEGER NOT NULL DEFAULT 0);
-        CREATE TABLE IF NOT EXISTS rejects (
-            run_id TEXT NOT NULL, seq INTEGER NOT NULL, file TEXT NOT NULL, line INTEGER NOT NULL, raw TEXT NOT NULL, reason TEXT NOT NULL,
-            PRIMARY KEY (run_id, seq)) WITHOUT ROWID;
-        """;
-
     const string ReportQuery = """
         SELECT d.users, d.experiments, d.compounds, d.active_users, d.run_id, d.loaded_at,
-               u.user_id, u.name, u.email, f.experiment_count, c.name, f.fav_compound_id
+               u.user_id, u.name, u.email, f.experiment_count, f.fav_compound_name, f.fav_compound_id
         FROM dataset d
         CROSS JOIN users u
         JOIN user_features f ON f.user_id = u.user_id
-        LEFT JOIN compounds c ON c.compound_id = f.fav_compound_id
         ORDER BY u.user_id
         """;
 
@@ -121,8 +93,9 @@ public sealed partial class SqliteEtlStore : IEtlStore, IDisposable
         }
     }
 
-    /// <summary>Bumped whenever <see cref="Schema"/> changes in a way CREATE IF NOT EXISTS cannot apply.</summary>
-    const int SchemaVersion = 2;
+    /// <summary>Bumped whenever the schema (<see cref="SqliteSchema"/>) changes in a way CREATE IF NOT EXISTS cannot apply.</summary>
+    /// <remarks>3: user_features.fav_compound_name.</remarks>
+    const int SchemaVersion = 3;
 
     public Task EnsureSchemaAsync(CancellationToken cancellationToken)
     {
@@ -133,17 +106,26 @@ public sealed partial class SqliteEtlStore : IEtlStore, IDisposable
         {
             version.Transaction = transaction;
             version.CommandText = "PRAGMA user_version";
-            if (Convert.ToInt32(version.ExecuteScalar(), CultureInfo.InvariantCulture) < SchemaVersion)
+            switch (Convert.ToInt32(version.ExecuteScalar(), CultureInfo.InvariantCulture))
             {
-                // Files of earlier versions hold only a loaded data set, which the next run loads again.
-                Execute(connection, """
-                    DROP TABLE IF EXISTS experiment_compounds; DROP TABLE IF EXISTS experiments; DROP TABLE IF EXISTS users;
-                    DROP TABLE IF EXISTS compounds; DROP TABLE IF EXISTS user_features; DROP TABLE IF EXISTS dataset;
-                    DROP TABLE IF EXISTS runs;
-                    """, transaction);
+                case < 2:
+                    // Files of earlier versions hold only a loaded data set, which the next run loads again.
+                    Execute(connection, """
+                        DROP TABLE IF EXISTS experiment_compounds; DROP TABLE IF EXISTS experiments; DROP TABLE IF EXISTS users;
+                        DROP TABLE IF EXISTS compounds; DROP TABLE IF EXISTS user_features; DROP TABLE IF EXISTS dataset;
+                        DROP TABLE IF EXISTS runs;
+                        """, transaction);
+                    break;
+                case 2:
+                    // Keeps the loaded data set and its runs: the favourite's name is copied from compounds, as a load writes it.
+                    Execute(connection, """
+                        ALTER TABLE user_features ADD COLUMN fav_compound_name TEXT;
+                        UPDATE user_features SET fav_compound_name = (SELECT c.name FROM compounds c WHERE c.compound_id = user_features.fav_compound_id);
+                        """, transaction);
+                    break;
             }
         }
-        Execute(connection, Schema + $"PRAGMA user_version = {SchemaVersion};", transaction);
+        Execute(connection, SqliteSchema.CreateAll + $"PRAGMA user_version = {SchemaVersion};", transaction);
         transaction.Commit();
         return Task.CompletedTask;
     }
@@ -154,8 +136,8 @@ public sealed partial class SqliteEtlStore : IEtlStore, IDisposable
         {
             using var connection = Open();
             using var command = connection.CreateCommand();
-            command.CommandText = "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name IN ('users', 'compounds', 'experiments', 'user_features', 'user_favorites', 'compound_features', 'dataset', 'runs', 'rejects')";
-            return Task.FromResult(Convert.ToInt32(command.ExecuteScalar(), CultureInfo.InvariantCulture) == 9);
+            command.CommandText = $"SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name IN ({string.Join(", ", SqliteSchema.TableNames.Select(t => $"'{t}'"))})";
+            return Task.FromResult(Convert.ToInt32(command.ExecuteScalar(), CultureInfo.InvariantCulture) == SqliteSchema.TableNames.Count);
         }
         catch (SqliteException)
         {
@@ -260,6 +242,8 @@ public sealed partial class SqliteEtlStore : IEtlStore, IDisposable
     {
         readonly SqliteConnection _connection;
         readonly SqliteTransaction _transaction;
+        // For the favourite's name in user_features, as on PostgreSQL: the report then reads two tables, not three.
+        readonly Dictionary<int, string> _compoundNames = [];
         bool _disposed;
 
         public SqliteLoad(SqliteConnection connection)
@@ -288,8 +272,9 @@ public sealed partial class SqliteEtlStore : IEtlStore, IDisposable
 
         public IRowWriter<CompoundRow> OpenCompounds() => new Writer<CompoundRow>(_connection,
             "INSERT INTO compounds (compound_id, name, structure) VALUES ($1, $2, $3)",
-            static (p, row) =>
+            (p, row) =>
             {
+                _compoundNames[row.CompoundId] = row.Name;
                 p.Set(1, row.CompoundId);
                 p.Set(2, row.Name);
                 p.Set(3, row.Structure);
@@ -320,12 +305,13 @@ public sealed partial class SqliteEtlStore : IEtlStore, IDisposable
                     p.Set(5, r.Reject.Raw);
                     p.Set(6, r.Reject.Reason);
                 }, cancellationToken);
-            InsertAll("INSERT INTO user_features (user_id, experiment_count, fav_compound_id) VALUES ($1, $2, $3)", features.Users,
-                static (p, f) =>
+            InsertAll("INSERT INTO user_features (user_id, experiment_count, fav_compound_id, fav_compound_name) VALUES ($1, $2, $3, $4)", features.Users,
+                (p, f) =>
                 {
                     p.Set(1, f.UserId);
                     p.Set(2, f.ExperimentCount);
                     p.Set(3, f.FavoriteCompoundId);
+                    p.Set(4, f.FavoriteCompoundId is { } favorite ? _compoundNames.GetValueOrDefault(favorite) : null);
                 }, cancellationToken);
             InsertAll("INSERT INTO user_favorites (user_id, compound_id, experiments) VALUES ($1, $2, $3)", features.Favorites,
                 static (p, f) =>
@@ -481,7 +467,17 @@ public sealed partial class SqliteEtlStore : IEtlStore, IDisposable
     {
         public void Set(int position, long value) => raw.sqlite3_bind_int64(statement, offset + position, value);
 
-        public void Set(int position, string value) => raw.sqlite3_bind_text(statement, offset + position, value);
+        public void Set(int position, string? value)
+        {
+            if (value is null)
+            {
+                raw.sqlite3_bind_null(statement, offset + position);
+            }
+            else
+            {
+                raw.sqlite3_bind_text(statement, offset + position, value);
+            }
+        }
 
         public void Set(int position, int value) => raw.sqlite3_bind_int64(statement, offset + position, value);
 
