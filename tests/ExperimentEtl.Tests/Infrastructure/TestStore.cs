@@ -115,7 +115,14 @@ public sealed class TestStore : IAsyncDisposable
     /// </summary>
     public static RunRecord Load(IDataSetLoad load, string tag, int users)
     {
-        using IFeatureAccumulator features = load.DerivesFeatures ? new CountingAccumulator() : new FeatureAccumulator();
+        using var features = WriteTables(load, tag, users);
+        return Commit(load, features);
+    }
+
+    /// <summary>The tables of <see cref="Load"/>, not committed; dispose what it returns after the commit.</summary>
+    public static IFeatureAccumulator WriteTables(IDataSetLoad load, string tag, int users)
+    {
+        IFeatureAccumulator features = load.DerivesFeatures ? new CountingAccumulator() : new FeatureAccumulator();
         Write(load.OpenUsers(), Enumerable.Range(1, users).Select(id =>
         {
             features.AddUser(id);
@@ -128,6 +135,11 @@ public sealed class TestStore : IAsyncDisposable
             features.AddExperiment(id, [10]);
             return new ExperimentRow(id, id, [10], 5);
         }));
+        return features;
+    }
+
+    public static RunRecord Commit(IDataSetLoad load, IFeatureAccumulator features)
+    {
         var run = RunRecord.Queue(DateTimeOffset.UtcNow, RunMode.Strict, RunSource.DataFolder) with { Status = RunStatus.Succeeded };
         return load.Commit(features.Build(compoundCount: 2), run, [], TimeProvider.System, CancellationToken.None);
     }

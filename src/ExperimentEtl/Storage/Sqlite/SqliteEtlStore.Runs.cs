@@ -97,15 +97,17 @@ public sealed partial class SqliteEtlStore
 
     public Task<int> FailAbandonedRunsAsync(string message, DateTimeOffset now, TimeSpan quietFor, CancellationToken cancellationToken)
     {
-        // SQLite is used by one process, which calls this at its start-up only: no run can still be going on.
+        // SQLite is used by one process, which calls this at its start-up only: no run can still be going on. The quiet
+        // period is kept all the same, as the contract says; it is measured on the clock that stamps updated_at.
         using var connection = Open();
         using var command = connection.CreateCommand();
         command.CommandText = """
             UPDATE runs SET status = 'failed', message = $message, finished_at = $now, updated_at = $now
-            WHERE status IN ('queued', 'running')
+            WHERE status IN ('queued', 'running') AND updated_at <= $quiet_since
             """;
         command.Parameters.AddWithValue("$message", message);
         command.Parameters.AddWithValue("$now", Text(now));
+        command.Parameters.AddWithValue("$quiet_since", Text(DateTimeOffset.UtcNow - quietFor));
         return Task.FromResult(command.ExecuteNonQuery());
     }
 
