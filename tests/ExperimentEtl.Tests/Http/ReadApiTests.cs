@@ -25,11 +25,12 @@ public sealed class ReadApiTests
         var client = app.CreateClient();
         Assert.Equal(HttpStatusCode.OK, (await client.GetAsync("/csv")).StatusCode);
 
-        // Every page waits while this transaction holds the users table.
+        // Every page waits while this transaction holds the users table (of the published generation).
         await using var holder = new Npgsql.NpgsqlConnection(database);
         await holder.OpenAsync();
         var hold = await holder.BeginTransactionAsync();
-        await using (var lockUsers = new Npgsql.NpgsqlCommand("LOCK TABLE users IN ACCESS EXCLUSIVE MODE", holder, hold))
+        await using (var lockUsers = new Npgsql.NpgsqlCommand(
+            "SELECT set_config('search_path', 'etl_gen_' || generation, true) FROM data_generation; LOCK TABLE users IN ACCESS EXCLUSIVE MODE", holder, hold))
         {
             await lockUsers.ExecuteNonQueryAsync();
         }
