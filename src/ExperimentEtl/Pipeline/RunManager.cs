@@ -228,6 +228,9 @@ public sealed partial class RunManager(IEtlStore store, EtlOptions options, Time
         return outcome;
     }
 
+    const int AbandonedRunLooks = 5;
+    static readonly TimeSpan AbandonedRunLookPause = TimeSpan.FromMilliseconds(100);
+
     /// <summary>Asks for a run to be cancelled: at once when this process runs it, through the database otherwise.</summary>
     /// <returns>The run's record after the request, or null when the run is unknown.</returns>
     public async Task<RunRecord?> CancelAsync(Guid runId, CancellationToken cancellationToken)
@@ -247,12 +250,20 @@ public sealed partial class RunManager(IEtlStore store, EtlOptions options, Time
         var requested = await store.RequestCancelAsync(runId, cancellationToken);
         if (requested is { Status: RunStatus.Queued or RunStatus.Running } && store.SharedByProcesses)
         {
-            // Nobody may be running it any more: its process died. Then it ends now, not at the next sweep.
-            if (await store.FailAbandonedRunsAsync(AbandonedRunMessage, clock.GetUtcNow(), TimeSpan.Zero, cancellationToken) > 0)
+            // Nobody may be running it any more: its process died. Then it ends now, not at the next sweep. A replica's
+            // sweep holds the load lock for a few milliseconds at times, which looks like a live run: so look a few
+            // times before concluding that another server runs it (a DELETE answered 202 for a dead run before).
+            for (var attempt = 0; attempt < AbandonedRunLooks; attempt++)
             {
-                LogAbandoned(1);
-                return await store.GetRunAsync(runId, cancellationToken);
+                if (await store.FailAbandonedRunsAsync(AbandonedRunMessage, clock.GetUtcNow(), TimeSpan.Zero, cancellationToken) > 0)
+                {
+                    LogAbandoned(1);
+                    break;
+                }
+                await Task.Delay(AbandonedRunLookPause, cancellationToken);
             }
+            // Ended by this request or meanwhile by a sweep, or still running on another server.
+            return await store.GetRunAsync(runId, cancellationToken);
         }
         return requested;
     }
