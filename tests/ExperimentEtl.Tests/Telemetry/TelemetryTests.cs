@@ -59,7 +59,7 @@ public sealed partial class TelemetryTests
         var trace = spans.Snapshot().Where(s => s.TraceId == run.TraceId).ToList();
         Assert.Equal(["compounds.csv", "user_experiments.csv", "users.csv"],
             trace.Where(s => s.OperationName == "etl.read_file").Select(s => (string?)s.GetTagItem("etl.file")).Order());
-        foreach (var stage in new[] { "etl.features", "etl.commit", "etl.keys", "etl.feature_tables", "etl.swap" })
+        foreach (var stage in new[] { "etl.features", "etl.commit", "etl.keys", "etl.feature_tables", "etl.publish" })
         {
             Assert.Single(trace, s => s.OperationName == stage);
         }
@@ -70,7 +70,7 @@ public sealed partial class TelemetryTests
             Assert.All(trace.Where(s => s.OperationName == stage), s => Assert.Equal(run.SpanId, s.ParentSpanId));
         }
         var commit = trace.Single(s => s.OperationName == "etl.commit");
-        Assert.Equal(commit.SpanId, trace.Single(s => s.OperationName == "etl.swap").ParentSpanId);
+        Assert.Equal(commit.SpanId, trace.Single(s => s.OperationName == "etl.publish").ParentSpanId);
         Assert.Equal(commit.SpanId, trace.Single(s => s.OperationName == "etl.feature_tables").ParentSpanId);
         Assert.Contains(trace, s => s.Source.Name == "Npgsql"); // The database's commands, in the run's trace.
 
