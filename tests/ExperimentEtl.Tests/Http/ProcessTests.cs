@@ -171,6 +171,25 @@ public sealed class ProcessTests
         Assert.Equal(before, await ReportAsync(restarted.Client));
     }
 
+    [Fact]
+    public async Task The_generation_a_server_killed_during_its_load_left_behind_is_dropped_by_the_next_load()
+    {
+        // On PostgreSQL a load's generation schema is committed empty at its start, for its feature tables' connection:
+        // a killed server leaves it (its tables roll back), unpublished and unread.
+        using var files = TestFiles.BundledSample();
+        var (database, before, _) = await InterruptStreamingRunAsync(Backend.Postgres, files.Directory, server => server.KillAsync());
+        Assert.Equal(2L, await GenerationCountAsync(database));
+
+        await using var restarted = await ServerProcess.StartAsync(Environment(database, files.Directory));
+        Assert.Equal(before, await ReportAsync(restarted.Client));
+        Assert.Equal(HttpStatusCode.OK, (await restarted.Client.GetAsync("/csv")).StatusCode);
+
+        Assert.Equal(1L, await GenerationCountAsync(database));
+    }
+
+    static async Task<long> GenerationCountAsync(string database) =>
+        (await Sql.QueryAsync(database, "SELECT count(*) FROM pg_namespace WHERE nspname LIKE 'etl\\_gen\\_%'", r => r.GetInt64(0))).Single();
+
     [Theory]
     [MemberData(nameof(Backends.Servers), MemberType = typeof(Backends))]
     public async Task The_run_of_a_killed_replica_is_marked_failed_by_a_surviving_replica_within_seconds(Backend backend)

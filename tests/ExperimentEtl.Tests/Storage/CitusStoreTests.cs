@@ -15,7 +15,7 @@ public sealed class CitusStoreTests
         await using var app = await EtlAppFactory.CreateWithDatabaseAsync(database, files.Directory);
         Assert.Equal(HttpStatusCode.OK, (await app.CreateClient().GetAsync("/csv")).StatusCode);
 
-        var tables = await QueryAsync(database, """
+        var tables = await Sql.QueryAsync(database, """
             SELECT t.table_name::text, t.citus_table_type, t.distribution_column, t.colocation_id
             FROM citus_tables t JOIN data_generation g ON t.table_name::text LIKE 'etl_gen_' || g.generation || '.%'
             ORDER BY 1
@@ -26,11 +26,11 @@ public sealed class CitusStoreTests
             tables.Select(t => (t.Name, t.Type, t.Column)));
         Assert.Single(tables.Where(t => t.Type == "distributed").Select(t => t.Colocation).Distinct());
         // Runs, rejects and the published generation stay plain tables on the coordinator.
-        Assert.Equal(0L, (await QueryAsync(database,
+        Assert.Equal(0L, (await Sql.QueryAsync(database,
             "SELECT count(*) FROM pg_dist_partition WHERE logicalrelid IN ('runs'::regclass, 'rejects'::regclass, 'data_generation'::regclass)",
             r => r.GetInt64(0))).Single());
         // Citus wants the distribution column in every unique key.
-        Assert.Equal("PRIMARY KEY (user_id, experiment_id)", (await QueryAsync(database, """
+        Assert.Equal("PRIMARY KEY (user_id, experiment_id)", (await Sql.QueryAsync(database, """
             SELECT pg_get_constraintdef(c.oid) FROM pg_constraint c JOIN data_generation g
                 ON c.conrelid = format('etl_gen_%s.experiments', g.generation)::regclass WHERE c.contype = 'p'
             """, r => r.GetString(0))).Single());
@@ -43,7 +43,7 @@ public sealed class CitusStoreTests
         using var files = TestFiles.BundledSample();
         await using var app = await EtlAppFactory.CreateWithDatabaseAsync(database, files.Directory);
         Assert.Equal(HttpStatusCode.OK, (await app.CreateClient().GetAsync("/csv")).StatusCode);
-        var generation = (await QueryAsync(database, "SELECT generation FROM data_generation", r => r.GetInt64(0))).Single();
+        var generation = (await Sql.QueryAsync(database, "SELECT generation FROM data_generation", r => r.GetInt64(0))).Single();
 
         var perWorker = new List<(long Users, long Experiments)>();
         foreach (var worker in await WorkersAsync(database))
@@ -91,7 +91,7 @@ public sealed class CitusStoreTests
         {
             Assert.Equal(1, await GenerationCountAsync(cluster.NodeConnectionString(node)));
         }
-        Assert.Equal(0L, (await QueryAsync(cluster.NodeConnectionString("worker1"), "SELECT count(*) FROM pg_prepared_xacts", r => r.GetInt64(0))).Single());
+        Assert.Equal(0L, (await Sql.QueryAsync(cluster.NodeConnectionString("worker1"), "SELECT count(*) FROM pg_prepared_xacts", r => r.GetInt64(0))).Single());
 
         files.Write("user_experiments.csv", sample);
         Assert.Equal(HttpStatusCode.OK, (await client.GetAsync("/csv")).StatusCode);
@@ -100,11 +100,11 @@ public sealed class CitusStoreTests
 
     /// <summary>Generation schemas in the database (on a worker: those its shards live in).</summary>
     static async Task<int> GenerationCountAsync(string database) =>
-        (int)(await QueryAsync(database, "SELECT count(*) FROM pg_namespace WHERE nspname LIKE 'etl\\_gen\\_%'", r => r.GetInt64(0))).Single();
+        (int)(await Sql.QueryAsync(database, "SELECT count(*) FROM pg_namespace WHERE nspname LIKE 'etl\\_gen\\_%'", r => r.GetInt64(0))).Single();
 
     /// <summary>Connection strings for the test's database on each worker, with the coordinator's credentials.</summary>
     static async Task<IReadOnlyList<string>> WorkersAsync(string database) =>
-        await QueryAsync(database, "SELECT nodename, nodeport FROM pg_dist_node WHERE groupid <> 0 ORDER BY nodeid",
+        await Sql.QueryAsync(database, "SELECT nodename, nodeport FROM pg_dist_node WHERE groupid <> 0 ORDER BY nodeid",
             r => new NpgsqlConnectionStringBuilder(database) { Host = r.GetString(0), Port = r.GetInt32(1) }.ConnectionString);
 
     /// <summary>Rows in the shards of <paramref name="table"/> that a worker holds, counted on the worker itself.</summary>
@@ -131,19 +131,5 @@ public sealed class CitusStoreTests
         await using var count = new NpgsqlCommand(
             "SELECT " + string.Join(" + ", shards.Select(s => $"(SELECT count(*) FROM {schema}.{s})")), connection);
         return (long)(await count.ExecuteScalarAsync())!;
-    }
-
-    static async Task<List<T>> QueryAsync<T>(string database, string sql, Func<NpgsqlDataReader, T> read)
-    {
-        await using var connection = new NpgsqlConnection(database);
-        await connection.OpenAsync();
-        await using var command = new NpgsqlCommand(sql, connection);
-        await using var reader = await command.ExecuteReaderAsync();
-        var rows = new List<T>();
-        while (await reader.ReadAsync())
-        {
-            rows.Add(read(reader));
-        }
-        return rows;
     }
 }

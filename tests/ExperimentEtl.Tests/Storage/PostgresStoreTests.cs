@@ -70,7 +70,7 @@ public sealed class PostgresStoreTests
         // What versions that swapped tables in place left: the data set in the database's own schema, and (before
         // fav_compound_name) a user_features without the favourite's name.
         var database = await TestPostgres.CreateDatabaseAsync();
-        await ExecuteAsync(database, """
+        await Sql.ExecuteAsync(database, """
             CREATE TABLE users (user_id integer PRIMARY KEY, name text NOT NULL, email text NOT NULL, signup_date date NOT NULL);
             CREATE TABLE compounds (compound_id integer PRIMARY KEY, name text NOT NULL, structure text NOT NULL);
             CREATE TABLE experiments (experiment_id integer PRIMARY KEY, user_id integer NOT NULL, compound_ids integer[] NOT NULL, run_time integer NOT NULL);
@@ -222,32 +222,10 @@ public sealed class PostgresStoreTests
 
     /// <summary>The generation schemas in the database, by name.</summary>
     static async Task<List<string>> GenerationsAsync(string database) =>
-        await QueryAsync(database, "SELECT nspname::text FROM pg_namespace WHERE nspname LIKE 'etl\\_gen\\_%' ORDER BY 1", r => r.GetString(0));
+        await Sql.QueryAsync(database, "SELECT nspname::text FROM pg_namespace WHERE nspname LIKE 'etl\\_gen\\_%' ORDER BY 1", r => r.GetString(0));
 
     /// <summary>The tables of a schema (an SQL expression), comma-separated by name.</summary>
     static async Task<string> TablesAsync(string database, string schema) =>
-        (await QueryAsync(database, $"SELECT string_agg(tablename, ', ' ORDER BY tablename) FROM pg_tables WHERE schemaname = {schema}",
+        (await Sql.QueryAsync(database, $"SELECT string_agg(tablename, ', ' ORDER BY tablename) FROM pg_tables WHERE schemaname = {schema}",
             r => r.GetString(0))).Single();
-
-    static async Task<List<T>> QueryAsync<T>(string database, string sql, Func<NpgsqlDataReader, T> read)
-    {
-        await using var connection = new NpgsqlConnection(database);
-        await connection.OpenAsync();
-        await using var command = new NpgsqlCommand(sql, connection);
-        await using var reader = await command.ExecuteReaderAsync();
-        var rows = new List<T>();
-        while (await reader.ReadAsync())
-        {
-            rows.Add(read(reader));
-        }
-        return rows;
-    }
-
-    static async Task ExecuteAsync(string database, string sql)
-    {
-        await using var connection = new NpgsqlConnection(database);
-        await connection.OpenAsync();
-        await using var command = new NpgsqlCommand(sql, connection);
-        await command.ExecuteNonQueryAsync();
-    }
 }

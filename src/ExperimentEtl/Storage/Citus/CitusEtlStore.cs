@@ -116,39 +116,13 @@ public sealed class CitusEtlStore(NpgsqlDataSource dataSource) : PostgresStoreBa
         SET LOCAL search_path = DEFAULT;
         """;
 
-    /// <summary>The coordinator's own tables, and a first generation (empty) when there is none yet.</summary>
-    public override async Task EnsureSchemaAsync(CancellationToken cancellationToken)
-    {
-        await using var connection = await DataSource.OpenConnectionAsync(cancellationToken);
-        await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
-        await PgSql.ExecuteAsync(connection, transaction, PgLocks.TakeSchemaLock + PgSchema.FixedTables + Generations.PointerTable, cancellationToken);
-        if (await Generations.CurrentAsync(connection, cancellationToken) is null)
-        {
-            var generation = await Generations.NextAsync(connection, cancellationToken);
-            await PgSql.ExecuteAsync(connection, transaction,
-                CreateGeneration(generation) + AddKeys(generation, _ => true) + Generations.Insert(generation), cancellationToken);
-        }
-        await transaction.CommitAsync(cancellationToken);
-    }
+    /// <summary>An empty first generation, distributed.</summary>
+    protected override Task<string> CreateFirstGenerationAsync(NpgsqlConnection connection, long generation, CancellationToken cancellationToken) =>
+        Task.FromResult(CreateGeneration(generation) + AddKeys(generation, _ => true));
 
-    /// <summary>The coordinator's tables are there and every worker answers.</summary>
-    public override async Task<bool> IsReadyAsync(CancellationToken cancellationToken)
-    {
-        try
-        {
-            await using var connection = await DataSource.OpenConnectionAsync(cancellationToken);
-            if (!await FixedTablesExistAsync(connection, cancellationToken))
-            {
-                return false;
-            }
-            // A worker that does not answer shows as success = false (it does not raise).
-            return await PgSql.ScalarAsync(connection, "SELECT bool_and(success) FROM run_command_on_workers('SELECT 1')", cancellationToken) is true;
-        }
-        catch (Exception e) when (e is NpgsqlException or TimeoutException or InvalidOperationException or OperationCanceledException)
-        {
-            return false;
-        }
-    }
+    /// <summary>Every worker answers. A worker that does not shows as success = false (it does not raise).</summary>
+    protected override async Task<bool> AnswersAsync(NpgsqlConnection connection, CancellationToken cancellationToken) =>
+        await PgSql.ScalarAsync(connection, "SELECT bool_and(success) FROM run_command_on_workers('SELECT 1')", cancellationToken) is true;
 
     public override IDataSetLoad BeginLoad() => new CitusLoad(DataSource);
 }

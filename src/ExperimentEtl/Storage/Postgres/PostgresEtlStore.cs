@@ -14,24 +14,14 @@ public sealed class PostgresEtlStore(NpgsqlDataSource dataSource) : PostgresStor
     public override string Provider => ProviderName;
 
     /// <summary>
-    /// The fixed tables, the pointer, and a first generation: empty, or the data set a version that swapped tables in
-    /// place left in the database's own schema, taken over as it is.
+    /// Empty, or the data set a version that swapped tables in place left in the database's own schema, taken over as it is.
     /// </summary>
-    public override async Task EnsureSchemaAsync(CancellationToken cancellationToken)
+    protected override async Task<string> CreateFirstGenerationAsync(NpgsqlConnection connection, long generation, CancellationToken cancellationToken)
     {
-        await using var connection = await DataSource.OpenConnectionAsync(cancellationToken);
-        await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
-        await PgSql.ExecuteAsync(connection, transaction, PgLocks.TakeSchemaLock + PgSchema.FixedTables + Generations.PointerTable, cancellationToken);
-        if (await Generations.CurrentAsync(connection, cancellationToken) is null)
-        {
-            var generation = await Generations.NextAsync(connection, cancellationToken);
-            var schema = Generations.Schema(generation);
-            var sql = $"CREATE SCHEMA {schema};" + (await HoldsSwappedLayoutAsync(connection, cancellationToken)
-                ? AdoptSwappedLayout(schema)
-                : string.Concat(DataSetTables.All.Select(t => PgSchema.CreateTable(schema, t, withKey: true))));
-            await PgSql.ExecuteAsync(connection, transaction, sql + Generations.Insert(generation), cancellationToken);
-        }
-        await transaction.CommitAsync(cancellationToken);
+        var schema = Generations.Schema(generation);
+        return $"CREATE SCHEMA {schema};" + (await HoldsSwappedLayoutAsync(connection, cancellationToken)
+            ? AdoptSwappedLayout(schema)
+            : string.Concat(DataSetTables.All.Select(t => PgSchema.CreateTable(schema, t, withKey: true))));
     }
 
     static async Task<bool> HoldsSwappedLayoutAsync(NpgsqlConnection connection, CancellationToken cancellationToken) =>
@@ -55,19 +45,6 @@ public sealed class PostgresEtlStore(NpgsqlDataSource dataSource) : PostgresStor
         {{string.Concat(DataSetTables.All.Select(t => $"ALTER TABLE {t.Name} SET SCHEMA {schema};"))}}
         DROP TABLE IF EXISTS {{string.Join(", ", DataSetTables.All.Select(t => t.Name + "_next"))}};
         """;
-
-    public override async Task<bool> IsReadyAsync(CancellationToken cancellationToken)
-    {
-        try
-        {
-            await using var connection = await DataSource.OpenConnectionAsync(cancellationToken);
-            return await FixedTablesExistAsync(connection, cancellationToken);
-        }
-        catch (Exception e) when (e is NpgsqlException or TimeoutException or InvalidOperationException or OperationCanceledException)
-        {
-            return false;
-        }
-    }
 
     public override IDataSetLoad BeginLoad() => new PostgresLoad(DataSource);
 }

@@ -5,7 +5,8 @@ namespace ExperimentEtl.Storage.Postgres;
 
 /// <summary>
 /// What the PostgreSQL and Citus stores share: runs and rejects (plain tables), and reads, which pin one published
-/// generation of the data set (<see cref="Generations"/>). Each store keeps its own schema and load.
+/// generation of the data set (<see cref="Generations"/>), and the schema outside the generations. Each store makes
+/// its own first generation and its own loads.
 /// </summary>
 public abstract partial class PostgresStoreBase(NpgsqlDataSource dataSource) : IEtlStore
 {
@@ -24,9 +25,40 @@ public abstract partial class PostgresStoreBase(NpgsqlDataSource dataSource) : I
 
     public abstract string Provider { get; }
 
-    public abstract Task EnsureSchemaAsync(CancellationToken cancellationToken);
+    /// <summary>The fixed tables, the pointer, and a first generation when there is none yet.</summary>
+    public async Task EnsureSchemaAsync(CancellationToken cancellationToken)
+    {
+        await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
+        await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
+        await PgSql.ExecuteAsync(connection, transaction, PgLocks.TakeSchemaLock + PgSchema.FixedTables + Generations.PointerTable, cancellationToken);
+        if (await Generations.CurrentAsync(connection, cancellationToken) is null)
+        {
+            var generation = await Generations.NextAsync(connection, cancellationToken);
+            var sql = await CreateFirstGenerationAsync(connection, generation, cancellationToken);
+            await PgSql.ExecuteAsync(connection, transaction, sql + Generations.Insert(generation), cancellationToken);
+        }
+        await transaction.CommitAsync(cancellationToken);
+    }
 
-    public abstract Task<bool> IsReadyAsync(CancellationToken cancellationToken);
+    /// <summary>The statements that create the first generation, keys included, run under the schema lock.</summary>
+    protected abstract Task<string> CreateFirstGenerationAsync(NpgsqlConnection connection, long generation, CancellationToken cancellationToken);
+
+    /// <summary>True when the tables outside the generations and the pointer are in place, and <see cref="AnswersAsync"/>.</summary>
+    public async Task<bool> IsReadyAsync(CancellationToken cancellationToken)
+    {
+        try
+        {
+            await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
+            return await FixedTablesExistAsync(connection, cancellationToken) && await AnswersAsync(connection, cancellationToken);
+        }
+        catch (Exception e) when (e is NpgsqlException or TimeoutException or InvalidOperationException or OperationCanceledException)
+        {
+            return false;
+        }
+    }
+
+    /// <summary>What else readiness needs beyond the database's answer (on Citus: every worker's).</summary>
+    protected virtual Task<bool> AnswersAsync(NpgsqlConnection connection, CancellationToken cancellationToken) => Task.FromResult(true);
 
     public abstract IDataSetLoad BeginLoad();
 
@@ -66,8 +98,7 @@ public abstract partial class PostgresStoreBase(NpgsqlDataSource dataSource) : I
         }
     }
 
-    /// <summary>True when the tables outside the generations and the pointer are in place.</summary>
-    protected async Task<bool> FixedTablesExistAsync(NpgsqlConnection connection, CancellationToken cancellationToken)
+    static async Task<bool> FixedTablesExistAsync(NpgsqlConnection connection, CancellationToken cancellationToken)
     {
         await using var command = new NpgsqlCommand(
             "SELECT count(*) FROM pg_tables WHERE schemaname = current_schema() AND tablename = ANY($1)", connection);
