@@ -52,6 +52,7 @@ app.MapScalarApiReference("/docs");
 app.MapSeedEndpoints();
 app.MapRunEndpoints();
 app.MapReadEndpoints();
+app.MapChangeEndpoints();
 app.MapHealthEndpoints();
 app.MapEtlMetrics();
 

@@ -33,6 +33,9 @@ public sealed class EtlOptions
 
     public const int MaxReadConcurrency = 10_000;
 
+    /// <summary>How many rows of each load's change lists are kept, and for how many loads (<c>ETL_CHANGE_LIST_LIMIT</c>, <c>ETL_CHANGE_LISTS_KEPT</c>).</summary>
+    public ChangeListSettings ChangeLists { get; init; } = ChangeListSettings.Default;
+
     /// <summary>When set (<c>API_KEY</c>), endpoints that change data require it in the <c>X-Api-Key</c> header. Set but blank is an error.</summary>
     public string? ApiKey { get; init; }
 
@@ -56,6 +59,8 @@ public sealed class EtlOptions
         {
             throw new ConfigurationException($"ETL_READ_CONCURRENCY must be a whole number from 1 to {MaxReadConcurrency}.");
         }
+        var listLimit = WholeNumber(configuration, "ETL_CHANGE_LIST_LIMIT", ChangeListSettings.Default.ListLimit, 0, 100_000_000);
+        var keptLoads = WholeNumber(configuration, "ETL_CHANGE_LISTS_KEPT", ChangeListSettings.Default.KeptLoads, 1, 100_000);
         // An empty key left by a template or a failed secret lookup must not quietly open the endpoints that change data.
         var apiKey = configuration["API_KEY"];
         if (apiKey is not null && string.IsNullOrWhiteSpace(apiKey))
@@ -72,6 +77,17 @@ public sealed class EtlOptions
             UploadDirectory = configuration["ETL_UPLOAD_DIR"] is { Length: > 0 } uploads ? Path.GetFullPath(uploads) : Path.GetTempPath(),
             ApiKey = apiKey,
             ReadConcurrency = readConcurrency,
+            ChangeLists = new ChangeListSettings(listLimit, keptLoads),
         };
+    }
+
+    static int WholeNumber(IConfiguration configuration, string name, int defaultValue, int min, int max)
+    {
+        var value = defaultValue;
+        if (configuration[name] is { Length: > 0 } text && (!int.TryParse(text, out value) || value < min || value > max))
+        {
+            throw new ConfigurationException($"{name} must be a whole number from {min} to {max}.");
+        }
+        return value;
     }
 }

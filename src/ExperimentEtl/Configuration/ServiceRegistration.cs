@@ -39,6 +39,7 @@ public static class ServiceRegistration
         var options = EtlOptions.From(configuration);
         services.AddSingleton(options);
         services.AddSingleton(TimeProvider.System);
+        services.AddSingleton(options.ChangeLists);
 
         if (database.Kind == DatabaseKind.Postgres)
         {
@@ -47,7 +48,7 @@ public static class ServiceRegistration
         }
         else
         {
-            services.AddSingleton<IEtlStore>(_ => new SqliteEtlStore(database.ConnectionString));
+            services.AddSingleton<IEtlStore>(_ => new SqliteEtlStore(database.ConnectionString, options.ChangeLists));
         }
         services.AddSingleton<ScratchHousekeeping>();
         services.AddHostedService(provider => provider.GetRequiredService<ScratchHousekeeping>());

@@ -13,6 +13,7 @@ public static class HttpRegistration
     public static IServiceCollection AddEtlHttp(this IServiceCollection services, EtlOptions options)
     {
         services.AddSingleton<ReadModel>();
+        services.AddSingleton<Storage.Changes.ChangeReads>();
         services.AddSingleton<ReportCache>();
         // A run in progress is cancelled and rolled back at SIGTERM; the process is gone well within 10 s.
         services.Configure<HostOptions>(host => host.ShutdownTimeout = TimeSpan.FromSeconds(9));

@@ -92,8 +92,9 @@ public static class EtlPipeline
             return loaded;
         }, cancellationToken);
 
-        // The reader reuses its compound id arrays; a row queued for the database needs its own.
-        ReadFile(source, CsvSchema.Experiments, errors, files, load.OpenExperiments, static row => row with { CompoundIds = [.. row.CompoundIds] }, (records, writer) =>
+        // The reader reuses its compound id arrays; a row queued for the database needs its own. It is stored ascending,
+        // so that two exports listing the same compounds in another order store the same row (and compare equal).
+        ReadFile(source, CsvSchema.Experiments, errors, files, load.OpenExperiments, static row => row with { CompoundIds = Ascending(row.CompoundIds) }, (records, writer) =>
         {
             var reader = new ExperimentCsvReader(records);
             var experiments = new IdSet();
@@ -170,6 +171,13 @@ public static class EtlPipeline
         {
             return new RunOutcome(load.Commit(built, succeeded, errors.Rejects, clock, cancellationToken), []);
         }
+    }
+
+    static int[] Ascending(int[] compoundIds)
+    {
+        int[] copy = [.. compoundIds];
+        Array.Sort(copy);
+        return copy;
     }
 
     static FileStats Stats(CsvRecordReader records, long loaded, ErrorCollector errors) =>

@@ -72,6 +72,10 @@ public sealed record RunRecord(
     /// </summary>
     public string? Provider { get; init; }
 
+    /// <summary>What a successful load changed, as the load computed it (kept in this process; the API reads it from the history).</summary>
+    [JsonIgnore]
+    public DataSetChange? Changes { get; init; }
+
     public static RunRecord Queue(DateTimeOffset now, RunMode mode, string source) =>
         new(Guid.CreateVersion7(now), RunStatus.Queued, mode, source, now, null, [], 0, [], 0, null);
 

@@ -269,24 +269,7 @@ public sealed class ReadModel(IEtlStore store)
         }
     }
 
-    /// <summary>A command with positional parameters <c>$1, $2, …</c>, which both databases understand.</summary>
-    static DbCommand Command(DbConnection connection, string sql, params object[] values)
-    {
-        var command = connection.CreateCommand();
-        command.CommandText = sql;
-        for (var i = 0; i < values.Length; i++)
-        {
-            var parameter = command.CreateParameter();
-            // Npgsql binds $n by position (unnamed); SQLite binds $n by name.
-            if (connection is Microsoft.Data.Sqlite.SqliteConnection)
-            {
-                parameter.ParameterName = "$" + (i + 1).ToString(CultureInfo.InvariantCulture);
-            }
-            parameter.Value = values[i];
-            command.Parameters.Add(parameter);
-        }
-        return command;
-    }
+    static DbCommand Command(DbConnection connection, string sql, params object[] values) => DbCommands.Create(connection, null, sql, values);
 
     static string EscapeLike(string text) => text.Replace("\\", "\\\\", StringComparison.Ordinal)
         .Replace("%", "\\%", StringComparison.Ordinal).Replace("_", "\\_", StringComparison.Ordinal);

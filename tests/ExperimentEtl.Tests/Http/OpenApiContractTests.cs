@@ -149,6 +149,20 @@ public sealed class OpenApiContractTests
         Assert.Equal(HttpStatusCode.Conflict, (await client.DeleteAsync($"{Runs}/{lenientId}")).StatusCode);
         Assert.Equal(HttpStatusCode.Unauthorized, (await anonymous.DeleteAsync($"{Runs}/{lenientId}")).StatusCode);
 
+        // What each load changed: the history to the end, the first load's lists to the end, and every refusal.
+        Assert.Equal(4, await PageToEndAsync(client, "/api/history?limit=3", "loads"));
+        var firstLoad = (await (await client.GetAsync("/api/history?limit=100")).ReadJsonAsync()).GetProperty("loads").EnumerateArray().Last()
+            .GetProperty("run_id").GetString();
+        Assert.Equal(HttpStatusCode.OK, (await client.GetAsync($"{Runs}/{firstLoad}/changes")).StatusCode);
+        Assert.Equal(2, await PageToEndAsync(client, $"{Runs}/{firstLoad}/changes/users?kind=added&limit=1", "users"));
+        Assert.Equal(2, await PageToEndAsync(client, $"{Runs}/{firstLoad}/changes/compounds?kind=added&limit=1", "compounds"));
+        Assert.Equal(3, await PageToEndAsync(client, $"{Runs}/{firstLoad}/changes/experiments?kind=added&limit=2", "experiments"));
+        var invalidId = (await invalid.ReadJsonAsync()).GetProperty("run_id").GetString();
+        Assert.Equal(HttpStatusCode.NotFound, (await client.GetAsync($"{Runs}/{invalidId}/changes")).StatusCode);
+        Assert.Equal(HttpStatusCode.NotFound, (await client.GetAsync($"{Runs}/{unknown}/changes/users?kind=added")).StatusCode);
+        Assert.Equal(HttpStatusCode.BadRequest, (await client.GetAsync($"{Runs}/{firstLoad}/changes/users?kind=sideways")).StatusCode);
+        Assert.Equal(HttpStatusCode.BadRequest, (await client.GetAsync("/api/history?limit=0")).StatusCode);
+
         // The data: pages to the end, one user, the summary, the report in both forms, and every refusal.
         Assert.Equal(2, await PageToEndAsync(client, "/api/users?limit=1", "users"));
         Assert.Equal(2, await PageToEndAsync(client, "/api/compounds?limit=1", "compounds"));

@@ -99,7 +99,7 @@ public sealed class PostgresStoreTests
 
         Assert.Equal(HttpStatusCode.OK, (await client.GetAsync("/csv")).StatusCode);
         Assert.DoesNotContain("Zelda", await client.GetStringAsync("/report"), StringComparison.Ordinal);
-        Assert.Equal("data_generation, rejects, runs", await TablesAsync(database, "current_schema()"));
+        Assert.Equal("change_compounds, change_experiments, change_users, data_generation, load_history, rejects, runs", await TablesAsync(database, "current_schema()"));
     }
 
     [Fact]
@@ -114,7 +114,7 @@ public sealed class PostgresStoreTests
         Assert.Equal(HttpStatusCode.UnprocessableEntity, (await client.GetAsync("/csv")).StatusCode);
 
         // The database's own schema holds runs and the pointer; one generation, the published one, holds the data set.
-        Assert.Equal("data_generation, rejects, runs", await TablesAsync(database, "current_schema()"));
+        Assert.Equal("change_compounds, change_experiments, change_users, data_generation, load_history, rejects, runs", await TablesAsync(database, "current_schema()"));
         Assert.Equal(["etl_gen_2"], await GenerationsAsync(database));
         Assert.Equal("compound_features, compounds, dataset, experiments, user_favorites, user_features, users",
             await TablesAsync(database, "(SELECT 'etl_gen_' || generation FROM data_generation)"));

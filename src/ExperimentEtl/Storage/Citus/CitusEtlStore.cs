@@ -1,3 +1,4 @@
+using ExperimentEtl.Pipeline;
 using ExperimentEtl.Storage.Postgres;
 using Npgsql;
 
@@ -26,7 +27,7 @@ namespace ExperimentEtl.Storage.Citus;
 /// coordinator (they are per node).
 /// </para>
 /// </remarks>
-public sealed class CitusEtlStore(NpgsqlDataSource dataSource) : PostgresStoreBase(dataSource)
+public sealed class CitusEtlStore(NpgsqlDataSource dataSource, ChangeListSettings changes) : PostgresStoreBase(dataSource, changes)
 {
     public const string ProviderName = "citus";
 
@@ -49,12 +50,15 @@ public sealed class CitusEtlStore(NpgsqlDataSource dataSource) : PostgresStoreBa
     /// tables; the data set's record stays on the coordinator, written with the rows and read with them.
     /// </summary>
     /// <remarks>
-    /// Each generation is a colocation group of its own: its shards are placed over the workers there are now, so a
-    /// worker added since the previous load takes its share of the next data set without a rebalance. Four shards a
+    /// A generation joins the previous one's colocation group while the workers are the same, so that a load can join
+    /// the two data sets shard by shard to compute its change (<see cref="CitusChangeSql"/>). Once workers were added or
+    /// removed, it starts a group of its own: its shards are placed over the workers there are now, so a new worker
+    /// takes its share of the next data set without a rebalance. Four shards a
     /// worker, not Citus's default of 32 a table: each load creates (and the next one drops) every shard of six tables,
     /// which cost more than the rows at 100k experiments, and four still let each worker work on several at once.
     /// </remarks>
-    internal static string CreateGeneration(long generation)
+    /// <param name="colocateWith">The previous generation's users table to colocate with, or null for a group of its own.</param>
+    internal static string CreateGeneration(long generation, string? colocateWith = null)
     {
         var schema = Generations.Schema(generation);
         var sql = $"CREATE SCHEMA {schema};";
@@ -68,10 +72,21 @@ public sealed class CitusEtlStore(NpgsqlDataSource dataSource) : PostgresStoreBa
             sql += table.DistributedBy is not { } column
                 ? $"SELECT create_reference_table('{schema}.{table.Name}');"
                 : table == DataSetTables.Users
-                    ? $"SELECT create_distributed_table('{schema}.{table.Name}', '{column}', colocate_with => 'none', shard_count => {ShardCount});"
+                    ? colocateWith is null
+                        ? $"SELECT create_distributed_table('{schema}.{table.Name}', '{column}', colocate_with => 'none', shard_count => {ShardCount});"
+                        : $"SELECT create_distributed_table('{schema}.{table.Name}', '{column}', colocate_with => '{colocateWith}');"
                     : $"SELECT create_distributed_table('{schema}.{table.Name}', '{column}', colocate_with => '{schema}.users');";
         }
         return sql;
+    }
+
+    /// <summary>The previous generation's users table when the next generation can share its colocation group (same shard count as a new group would have).</summary>
+    internal static string? ColocationOf(NpgsqlConnection connection, NpgsqlTransaction transaction, string previousSchema)
+    {
+        using var command = new NpgsqlCommand($"""
+            SELECT shard_count = {ShardCount} FROM citus_tables WHERE table_name = '{previousSchema}.users'::regclass
+            """, connection, transaction);
+        return command.ExecuteScalar() is true ? $"{previousSchema}.users" : null;
     }
 
     const string ShardCount = "(SELECT greatest(4 * count(*), 4)::integer FROM pg_dist_node WHERE groupid <> 0 AND noderole = 'primary' AND isactive)";
@@ -124,5 +139,5 @@ public sealed class CitusEtlStore(NpgsqlDataSource dataSource) : PostgresStoreBa
     protected override async Task<bool> AnswersAsync(NpgsqlConnection connection, CancellationToken cancellationToken) =>
         await PgSql.ScalarAsync(connection, "SELECT bool_and(success) FROM run_command_on_workers('SELECT 1')", cancellationToken) is true;
 
-    public override IDataSetLoad BeginLoad() => new CitusLoad(DataSource);
+    public override IDataSetLoad BeginLoad() => new CitusLoad(DataSource, ChangeLists);
 }

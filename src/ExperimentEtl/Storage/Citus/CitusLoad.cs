@@ -1,5 +1,6 @@
 using ExperimentEtl.Csv;
 using ExperimentEtl.Pipeline;
+using ExperimentEtl.Storage.Changes;
 using ExperimentEtl.Storage.Postgres;
 using Npgsql;
 
@@ -19,25 +20,35 @@ sealed class CitusLoad : IDataSetLoad
     readonly NpgsqlConnection _load = null!;
     readonly NpgsqlTransaction _loadTransaction = null!;
     readonly long _generation;
+    // The generation being replaced: the change is computed against it.
+    readonly string _previousSchema = "";
+    readonly ChangeListSettings _changes;
+    // Whether the generation shares the previous one's colocation group (see CitusEtlStore.CreateGeneration).
+    readonly bool _colocated;
     bool _written;
     bool _published;
     bool _disposed;
 
-    public CitusLoad(NpgsqlDataSource dataSource)
+    public CitusLoad(NpgsqlDataSource dataSource, ChangeListSettings changes)
     {
         _dataSource = dataSource;
+        _changes = changes;
         _publish = dataSource.OpenConnection();
         _publishTransaction = _publish.BeginTransaction();
         try
         {
             PgLocks.TakeLoadLock(_publish, _publishTransaction);
             Generations.DropOldAsync(dataSource, CancellationToken.None).GetAwaiter().GetResult();
+            _previousSchema = Generations.Schema(Generations.CurrentAsync(_publish, CancellationToken.None).GetAwaiter().GetResult()
+                ?? throw new InvalidOperationException("The schema is not in place (GET /setup_test_db creates it)."));
             _generation = Generations.NextAsync(_publish, CancellationToken.None).GetAwaiter().GetResult();
             _load = dataSource.OpenConnection();
             _loadTransaction = _load.BeginTransaction();
             // The coordinator stops the load's statements (and so the workers') once the process is gone.
             PgLocks.WatchForDeadClient(_load, _loadTransaction);
-            PgSql.Execute(_load, _loadTransaction, CitusEtlStore.CreateGeneration(_generation));
+            _colocated = CitusEtlStore.ColocationOf(_publish, _publishTransaction, _previousSchema) is not null;
+            PgSql.Execute(_load, _loadTransaction, CitusEtlStore.CreateGeneration(_generation, _colocated ? $"{_previousSchema}.users" : null) +
+                (_colocated ? "" : CitusChangeSql.CopyReplaced(_previousSchema, Generations.Schema(_generation))));
         }
         catch
         {
@@ -108,6 +119,8 @@ sealed class CitusLoad : IDataSetLoad
             command.Parameters.Add(new NpgsqlParameter<DateTimeOffset> { TypedValue = run.FinishedAt.Value });
             command.ExecuteNonQuery();
         }
+        // Both generations are committed on every node now; the change is written on the coordinator, published with the pointer.
+        run = run with { Changes = new ChangeRecorder(_publish, _publishTransaction, new CitusChangeSql(_previousSchema, Generations.Schema(_generation), _colocated), _changes).Record(cancellationToken) };
         PgSql.Execute(_publish, _publishTransaction, Generations.Publish(_generation), cancellationToken);
         PostgresStoreBase.SaveRunIn(_publish, run);
         // Cancelled until here, the written generation is never published (the next load drops it).

@@ -4,7 +4,10 @@ namespace ExperimentEtl.Storage.Postgres;
 static class PgSchema
 {
     /// <summary>Runs and their rejected rows: plain tables in the database's own schema, outside any generation.</summary>
-    public const string FixedTables = """
+    /// <summary>Runs, their rejected rows, and what each load changed (<see cref="Changes.ChangeTables"/>).</summary>
+    public static string FixedTables { get; } = RunTables + string.Concat(Changes.ChangeTables.All.Select(CreateFixedTable));
+
+    const string RunTables = """
         CREATE TABLE IF NOT EXISTS runs (
             run_id uuid PRIMARY KEY, status text NOT NULL, mode text NOT NULL, source text NOT NULL,
             started_at timestamptz NOT NULL, finished_at timestamptz, updated_at timestamptz NOT NULL,
@@ -42,6 +45,10 @@ static class PgSchema
         }
         return $"CREATE TABLE {schema}.{table.Name} ({string.Join(", ", columns.Concat(constraints))});";
     }
+
+    /// <summary>A table outside the generations, created where missing, with its key.</summary>
+    public static string CreateFixedTable(DataSetTable table) =>
+        $"CREATE TABLE IF NOT EXISTS {table.Name} ({string.Join(", ", table.Columns.Select(c => $"{c.Name} {TypeOf(c.Type)}{(c.Nullable ? "" : " NOT NULL")}"))}, PRIMARY KEY ({string.Join(", ", table.Key)}));\n";
 
     public static string AddKey(string schema, DataSetTable table, IReadOnlyList<string> key) =>
         $"ALTER TABLE {schema}.{table.Name} ADD {PrimaryKey(table, key)};";

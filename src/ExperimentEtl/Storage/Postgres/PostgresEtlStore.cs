@@ -1,3 +1,4 @@
+using ExperimentEtl.Pipeline;
 using Npgsql;
 
 namespace ExperimentEtl.Storage.Postgres;
@@ -7,7 +8,7 @@ namespace ExperimentEtl.Storage.Postgres;
 /// binary COPY, adds keys once the rows are in, and publishes it at commit; readers keep reading the generation they
 /// pinned, and are never blocked by a load nor block one.
 /// </summary>
-public sealed class PostgresEtlStore(NpgsqlDataSource dataSource) : PostgresStoreBase(dataSource)
+public sealed class PostgresEtlStore(NpgsqlDataSource dataSource, ChangeListSettings changes) : PostgresStoreBase(dataSource, changes)
 {
     public const string ProviderName = "postgresql";
 
@@ -46,5 +47,5 @@ public sealed class PostgresEtlStore(NpgsqlDataSource dataSource) : PostgresStor
         DROP TABLE IF EXISTS {{string.Join(", ", DataSetTables.All.Select(t => t.Name + "_next"))}};
         """;
 
-    public override IDataSetLoad BeginLoad() => new PostgresLoad(DataSource);
+    public override IDataSetLoad BeginLoad() => new PostgresLoad(DataSource, ChangeLists);
 }

@@ -1,5 +1,6 @@
 using ExperimentEtl.Csv;
 using ExperimentEtl.Pipeline;
+using ExperimentEtl.Storage.Changes;
 using Npgsql;
 
 namespace ExperimentEtl.Storage.Postgres;
@@ -24,6 +25,9 @@ sealed class PostgresLoad : IDataSetLoad
     readonly NpgsqlTransaction _transaction;
     readonly long _generation;
     readonly string _schema;
+    // The generation being replaced: the change is computed against it.
+    readonly string _previousSchema = "";
+    readonly ChangeListSettings _changes;
     // For the favourite's name in user_features. Filled by the compounds' writer thread, read after it has completed.
     readonly Dictionary<int, string> _compoundNames = [];
     NpgsqlCommand? _keysCommand;
@@ -33,15 +37,19 @@ sealed class PostgresLoad : IDataSetLoad
     bool _committed;
     bool _disposed;
 
-    public PostgresLoad(NpgsqlDataSource dataSource)
+    public PostgresLoad(NpgsqlDataSource dataSource, ChangeListSettings changes)
     {
         _dataSource = dataSource;
+        _changes = changes;
         _connection = dataSource.OpenConnection();
         try
         {
             _transaction = _connection.BeginTransaction();
             PgLocks.TakeLoadLock(_connection, _transaction);
             Generations.DropOldAsync(dataSource, CancellationToken.None).GetAwaiter().GetResult();
+            // Under the load lock no other load publishes, and a current generation is never dropped: it stays readable.
+            _previousSchema = Generations.Schema(Generations.CurrentAsync(_connection, CancellationToken.None).GetAwaiter().GetResult()
+                ?? throw new InvalidOperationException("The schema is not in place (GET /setup_test_db creates it)."));
             _generation = Generations.NextAsync(_connection, CancellationToken.None).GetAwaiter().GetResult();
             _schema = Generations.Schema(_generation);
             using (var schemaConnection = dataSource.OpenConnection())
@@ -144,6 +152,7 @@ sealed class PostgresLoad : IDataSetLoad
                 command.Parameters.Add(new NpgsqlParameter<long> { TypedValue = features.ActiveUserCount });
                 command.ExecuteNonQuery();
             }
+            run = run with { Changes = new ChangeRecorder(_connection, _transaction, new PostgresChangeSql(_previousSchema, _schema), _changes).Record(cancellationToken) };
             PgSql.Execute(_connection, _transaction, Generations.Publish(_generation), cancellationToken);
             PostgresStoreBase.SaveRunIn(_connection, run);
             cancellationToken.ThrowIfCancellationRequested();

@@ -11,9 +11,11 @@ namespace ExperimentEtl.Storage.Postgres;
 /// starts, so the choice is made once, by the first <see cref="EnsureSchemaAsync"/> that reaches it (start-up retries
 /// it until then); this is the one place that knows both.
 /// </summary>
-public sealed class PostgresServerStore(NpgsqlDataSource dataSource) : IEtlStore
+/// <param name="changes">How much of each load's change list to keep; the defaults when not given.</param>
+public sealed class PostgresServerStore(NpgsqlDataSource dataSource, ChangeListSettings? changes = null) : IEtlStore
 {
-    volatile PostgresStoreBase _store = new PostgresEtlStore(dataSource);
+    readonly ChangeListSettings _changes = changes ?? ChangeListSettings.Default;
+    volatile PostgresStoreBase _store = new PostgresEtlStore(dataSource, changes ?? ChangeListSettings.Default);
     volatile bool _detected;
 
     public string Provider => _store.Provider;
@@ -24,7 +26,7 @@ public sealed class PostgresServerStore(NpgsqlDataSource dataSource) : IEtlStore
         {
             if (await CitusEtlStore.IsCoordinatorAsync(dataSource, cancellationToken))
             {
-                _store = new CitusEtlStore(dataSource);
+                _store = new CitusEtlStore(dataSource, _changes);
             }
             _detected = true;
         }

@@ -1,4 +1,6 @@
 using System.Data.Common;
+using ExperimentEtl.Pipeline;
+using ExperimentEtl.Storage.Changes;
 using Npgsql;
 
 namespace ExperimentEtl.Storage.Postgres;
@@ -8,7 +10,7 @@ namespace ExperimentEtl.Storage.Postgres;
 /// generation of the data set (<see cref="Generations"/>), and the schema outside the generations. Each store makes
 /// its own first generation and its own loads.
 /// </summary>
-public abstract partial class PostgresStoreBase(NpgsqlDataSource dataSource) : IEtlStore
+public abstract partial class PostgresStoreBase(NpgsqlDataSource dataSource, ChangeListSettings changes) : IEtlStore
 {
     // The report is read in one consistent transaction: the summary, then the users. Repeating the summary's
     // columns on every user row (one statement) sent 80 more bytes a user and took longer at 1M users.
@@ -22,6 +24,9 @@ public abstract partial class PostgresStoreBase(NpgsqlDataSource dataSource) : I
         """;
 
     protected NpgsqlDataSource DataSource => dataSource;
+
+    /// <summary>How much of each load's change list to keep.</summary>
+    protected ChangeListSettings ChangeLists => changes;
 
     public abstract string Provider { get; }
 
@@ -102,7 +107,7 @@ public abstract partial class PostgresStoreBase(NpgsqlDataSource dataSource) : I
     {
         await using var command = new NpgsqlCommand(
             "SELECT count(*) FROM pg_tables WHERE schemaname = current_schema() AND tablename = ANY($1)", connection);
-        string[] tables = ["runs", "rejects", "data_generation"];
+        string[] tables = ["runs", "rejects", "data_generation", .. ChangeTables.All.Select(t => t.Name)];
         command.Parameters.Add(new NpgsqlParameter<string[]> { TypedValue = tables });
         return (long)(await command.ExecuteScalarAsync(cancellationToken))! == tables.Length;
     }

@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Runtime.CompilerServices;
 using ExperimentEtl.Csv;
 using ExperimentEtl.Pipeline;
+using ExperimentEtl.Storage.Changes;
 using Microsoft.Data.Sqlite;
 using SQLitePCL;
 
@@ -40,9 +41,13 @@ public sealed partial class SqliteEtlStore : IEtlStore, IDisposable
     // The ephemeral database's folder, locked while this process uses it; null for a file the operator chose.
     readonly ScratchFolder? _ephemeral;
 
+    readonly ChangeListSettings _changes;
+
     /// <param name="path">A database file; null or empty for an ephemeral database.</param>
-    public SqliteEtlStore(string? path)
+    /// <param name="changes">How much of each load's change list to keep.</param>
+    public SqliteEtlStore(string? path, ChangeListSettings? changes = null)
     {
+        _changes = changes ?? ChangeListSettings.Default;
         if (string.IsNullOrEmpty(path))
         {
             // Databases of killed processes (their folders' locks are free) would otherwise stay in the temporary folder.
@@ -145,7 +150,7 @@ public sealed partial class SqliteEtlStore : IEtlStore, IDisposable
         }
     }
 
-    public IDataSetLoad BeginLoad() => new SqliteLoad(Open());
+    public IDataSetLoad BeginLoad() => new SqliteLoad(Open(), _changes);
 
     // A read transaction sees one snapshot of the file (WAL).
     public Task<System.Data.Common.DbTransaction> BeginConsistentReadAsync(System.Data.Common.DbConnection connection, CancellationToken cancellationToken) =>
@@ -244,21 +249,24 @@ public sealed partial class SqliteEtlStore : IEtlStore, IDisposable
         readonly SqliteTransaction _transaction;
         // For the favourite's name in user_features, as on PostgreSQL: the report then reads two tables, not three.
         readonly Dictionary<int, string> _compoundNames = [];
+        readonly ChangeListSettings _changes;
         bool _disposed;
 
-        public SqliteLoad(SqliteConnection connection)
+        public SqliteLoad(SqliteConnection connection, ChangeListSettings changes)
         {
             _connection = connection;
+            _changes = changes;
             // Deferred: the write lock is taken by the first write, so the run's own record can still be saved meanwhile.
             _transaction = connection.BeginTransaction(deferred: true);
         }
 
         public IRowWriter<UserRow> OpenUsers()
         {
-            Execute(_connection, """
-                DELETE FROM users; DELETE FROM compounds; DELETE FROM experiments;
-                DELETE FROM user_features; DELETE FROM user_favorites; DELETE FROM compound_features; DELETE FROM dataset;
-                """, _transaction);
+            // The replaced data set is kept aside until the commit, which compares the new one with it (ChangeRecorder)
+            // and then drops it: dropping costs what deleting its rows cost before.
+            Execute(_connection, string.Concat(DataSetTables.All.Select(t =>
+                $"DROP TABLE IF EXISTS {SqliteChangeSql.OldPrefix}{t.Name}; ALTER TABLE {t.Name} RENAME TO {SqliteChangeSql.OldPrefix}{t.Name};\n")) +
+                string.Concat(DataSetTables.All.Select(SqliteSchema.CreateTable)), _transaction);
             return new Writer<UserRow>(_connection,
                 "INSERT INTO users (user_id, name, email, signup_date) VALUES ($1, $2, $3, $4)",
                 static (p, row) =>
@@ -343,6 +351,9 @@ public sealed partial class SqliteEtlStore : IEtlStore, IDisposable
                 command.Parameters.AddWithValue("$active_users", features.ActiveUserCount);
                 command.ExecuteNonQuery();
             }
+            var change = new ChangeRecorder(_connection, _transaction, new SqliteChangeSql(), _changes).Record(cancellationToken);
+            Execute(_connection, string.Concat(DataSetTables.All.Select(t => $"DROP TABLE {SqliteChangeSql.OldPrefix}{t.Name};")), _transaction);
+            run = run with { Changes = change };
             SaveRunRecord(_connection, _transaction, run);
             // The last moment a cancellation (DELETE, SIGTERM) rolls the load back; the commit itself is quick.
             cancellationToken.ThrowIfCancellationRequested();

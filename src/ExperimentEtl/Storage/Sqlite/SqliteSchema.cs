@@ -3,7 +3,7 @@ namespace ExperimentEtl.Storage.Sqlite;
 /// <summary>The data set's tables (<see cref="DataSetTables"/>) and the fixed tables, in SQLite's dialect.</summary>
 static class SqliteSchema
 {
-    /// <summary>Runs and their rejected rows.</summary>
+    /// <summary>Runs and their rejected rows (what loads changed: <see cref="Changes.ChangeTables"/>).</summary>
     const string FixedTables = """
         CREATE TABLE IF NOT EXISTS runs (
             run_id TEXT PRIMARY KEY, status TEXT NOT NULL, mode TEXT NOT NULL, source TEXT NOT NULL,
@@ -16,10 +16,12 @@ static class SqliteSchema
         """;
 
     /// <summary>Every table, created where missing.</summary>
-    public static string CreateAll => string.Concat(DataSetTables.All.Select(CreateTable)) + FixedTables;
+    public static string CreateAll => string.Concat(DataSetTables.All.Select(CreateTable)) + FixedTables +
+        string.Concat(Changes.ChangeTables.All.Select(CreateTable));
 
     /// <summary>The names of every table, the data set's and the fixed ones.</summary>
-    public static IReadOnlyList<string> TableNames { get; } = [.. DataSetTables.All.Select(t => t.Name), "runs", "rejects"];
+    public static IReadOnlyList<string> TableNames { get; } =
+        [.. DataSetTables.All.Select(t => t.Name), "runs", "rejects", .. Changes.ChangeTables.All.Select(t => t.Name)];
 
     // Dates, timestamps and uuids are ISO text; a list of integers is "1;2".
     public static string TypeOf(ColumnType type) => type switch

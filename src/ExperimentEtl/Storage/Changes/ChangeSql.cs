@@ -1,0 +1,85 @@
+namespace ExperimentEtl.Storage.Changes;
+
+/// <summary>
+/// What the change's SQL needs to know about one load in one database: where the replaced data set's tables are and
+/// where the new one's, and the few expressions the dialects spell differently. The statements are in
+/// <see cref="ChangeRecorder"/>, written once.
+/// </summary>
+public abstract class ChangeSql
+{
+    /// <summary>The replaced data set's table, as the load's connection sees it.</summary>
+    public abstract string Replaced(DataSetTable table);
+
+    /// <summary>The loaded data set's table, as the load's connection sees it.</summary>
+    public abstract string Loaded(DataSetTable table);
+
+    /// <summary>A JSON object (as text) of the given keys and SQL expressions.</summary>
+    public abstract string JsonObject(IEnumerable<(string Key, string Value)> fields);
+
+    /// <summary>
+    /// A table for the computation's intermediate rows, dropped before the commit. Not a temporary table on a server:
+    /// that would leave a temporary schema on the pooled connection.
+    /// </summary>
+    public abstract string Scratch(string name);
+
+    /// <summary>Creates <see cref="Scratch"/> from a query.</summary>
+    public abstract string CreateScratch(string name, string query);
+
+    /// <summary>A stored compound id list as a JSON array.</summary>
+    public abstract string IdsJson(string column);
+
+    /// <summary>
+    /// A stored compound id list as the distinct ids ascending, the form loads store since change tracking: data sets
+    /// loaded before it kept the listed order, so their lists are compared in this form.
+    /// </summary>
+    public abstract string SortedIds(string column);
+
+    /// <summary>
+    /// The experiments that differ, as (id, kind). By default one join by id; a database that cannot join the two data
+    /// sets by experiment id overrides it (Citus, where experiments are distributed by user).
+    /// </summary>
+    public virtual string ExperimentsDiffering(string oldIds) => ChangeRecorder.Differing(this, DataSetTables.Experiments,
+        "experiment_id", $"o.user_id <> n.user_id OR o.run_time <> n.run_time OR {oldIds} <> n.compound_ids");
+}
+
+/// <summary>The change's SQL on PostgreSQL: both data sets are generations, schemas side by side.</summary>
+public class PostgresChangeSql(string oldSchema, string newSchema) : ChangeSql
+{
+    public override string Replaced(DataSetTable table) => $"{oldSchema}.{table.Name}";
+
+    public override string Loaded(DataSetTable table) => $"{newSchema}.{table.Name}";
+
+    public override string JsonObject(IEnumerable<(string Key, string Value)> fields) =>
+        $"json_build_object({string.Join(", ", fields.Select(f => $"'{f.Key}', {f.Value}"))})::text";
+
+    public override string IdsJson(string column) => column;
+
+    public override string Scratch(string name) => $"{newSchema}.{name}";
+
+    // Unlogged: the rows are needed for a few statements of this transaction only.
+    public override string CreateScratch(string name, string query) => $"CREATE UNLOGGED TABLE {Scratch(name)} AS {query}";
+
+    public override string SortedIds(string column) => $"(SELECT array_agg(DISTINCT x ORDER BY x) FROM unnest({column}) AS x)";
+}
+
+/// <summary>The change's SQL on SQLite: the load renames the replaced data set's tables to <c>prev_*</c> and drops them at its commit.</summary>
+public sealed class SqliteChangeSql : ChangeSql
+{
+    public const string OldPrefix = "prev_";
+
+    public override string Replaced(DataSetTable table) => OldPrefix + table.Name;
+
+    public override string Loaded(DataSetTable table) => table.Name;
+
+    public override string JsonObject(IEnumerable<(string Key, string Value)> fields) =>
+        $"json_object({string.Join(", ", fields.Select(f => $"'{f.Key}', {f.Value}"))})";
+
+    public override string IdsJson(string column) => $"json('[' || replace({column}, ';', ',') || ']')";
+
+    public override string Scratch(string name) => $"temp.{name}";
+
+    public override string CreateScratch(string name, string query) => $"CREATE TEMP TABLE {name} AS {query}";
+
+    public override string SortedIds(string column) =>
+        $"(SELECT group_concat(v, ';') FROM (SELECT DISTINCT CAST(value AS INTEGER) AS v FROM json_each('[' || replace({column}, ';', ',') || ']') ORDER BY v))";
+}
