@@ -1,22 +1,29 @@
 // Writes the benchmark's input files (users.csv, compounds.csv, user_experiments.csv) in the seed's dialect.
 //   dotnet run --project bench/DataGenerator -c Release -- --size S|M|L|XL --out DIR [--seed N] [--shape skewed|uniform]
 //   dotnet run --project bench/DataGenerator -c Release -- --users N --experiments N --compounds N --out DIR [--seed N]
+//   dotnet run --project bench/DataGenerator -c Release -- --edit-from DIR --edit FRACTION --out DIR [--seed N]
 using System.Globalization;
 using ExperimentEtl.Bench.DataGenerator;
 
 const string Usage = """
     usage: DataGenerator --size S|M|L|XL --out DIR [--seed N] [--shape skewed|uniform]
            DataGenerator --users N --experiments N --compounds N --out DIR [--seed N] [--shape skewed|uniform]
+           DataGenerator --edit-from DIR --edit FRACTION --out DIR [--seed N]
       S = 1k users / 10k experiments / 100 compounds; M = 100k / 1M / 1k; L = 1M / 10M / 10k; XL = 3M / 30M / 30k.
       --users/--experiments/--compounds override the size's figures. The default seed is 42.
       --shape skewed (the default): a few users run most experiments, each leaning to a few compounds.
       --shape uniform: users and compounds equally likely, so nearly every (user, compound) pair is distinct.
+      --edit-from DIR --edit FRACTION: an edited copy of the data set in DIR (e.g. 0.01): in each file a third of the
+        fraction of rows removed, a third changed, as many added, and the fraction moved later; removed users take
+        their experiments, removed compounds are stripped from experiments first. Streams; the seed picks the edits.
     """;
 
 int? users = null, experiments = null, compounds = null;
 string? output = null;
 ulong seed = 42;
 var uniform = false;
+string? editFrom = null;
+double? editShare = null;
 try
 {
     for (var i = 0; i < args.Length; i++)
@@ -61,6 +68,16 @@ try
                     _ => throw new FormatException($"unknown shape '{value}' (skewed or uniform)"),
                 };
                 break;
+            case "--edit-from":
+                editFrom = value;
+                break;
+            case "--edit":
+                editShare = double.Parse(value, NumberStyles.AllowDecimalPoint, CultureInfo.InvariantCulture);
+                if (editShare is not (> 0 and <= 1))
+                {
+                    throw new FormatException("--edit takes a fraction above 0 and at most 1");
+                }
+                break;
             case "--out":
                 output = value;
                 break;
@@ -71,7 +88,11 @@ try
                 throw new FormatException($"unknown option '{name}'");
         }
     }
-    if (users is null || experiments is null || compounds is null || output is null)
+    if ((editFrom is null) != (editShare is null))
+    {
+        throw new FormatException("give --edit-from and --edit together");
+    }
+    if (editFrom is null && (users is null || experiments is null || compounds is null) || output is null)
     {
         throw new FormatException("give --size or all of --users, --experiments and --compounds, and --out");
     }
@@ -82,8 +103,21 @@ catch (Exception e) when (e is FormatException or OverflowException)
     return 2;
 }
 
-var result = new Generator(new GeneratorOptions(users.Value, experiments.Value, compounds.Value, seed, uniform)).Run(output);
 var inv = CultureInfo.InvariantCulture;
+if (editFrom is not null)
+{
+    var (edits, elapsed) = new Editor(editFrom, editShare!.Value, seed).Run(output);
+    foreach (var e in edits)
+    {
+        Console.WriteLine(string.Format(inv, "{0,-22}{1,12:N0} rows in {2,12:N0} out: {3:N0} removed, {4:N0} changed, {5:N0} added, {6:N0} moved; {7:N0} bytes",
+            e.File, e.RowsIn, e.RowsOut, e.Removed, e.Changed, e.Added, e.Moved, e.Bytes));
+    }
+    Console.WriteLine(string.Format(inv, "edited {0:P2} of {1} in {2:F2} s, seed {3}, into {4}",
+        editShare.Value, Path.GetFullPath(editFrom), elapsed.TotalSeconds, seed, Path.GetFullPath(output)));
+    return 0;
+}
+
+var result = new Generator(new GeneratorOptions(users!.Value, experiments!.Value, compounds!.Value, seed, uniform)).Run(output);
 long totalRows = 0, totalBytes = 0;
 foreach (var (file, rows, bytes) in result.Files)
 {
