@@ -1,5 +1,5 @@
 using System.Net.Sockets;
-using ExperimentEtl.Pipeline;
+using ExperimentEtl.Model;
 using Microsoft.AspNetCore.Diagnostics;
 using Microsoft.Data.Sqlite;
 using Npgsql;

@@ -1,6 +1,6 @@
 using System.Buffers;
 using System.Text;
-using ExperimentEtl.Pipeline;
+using ExperimentEtl.Model;
 using Microsoft.AspNetCore.Http.HttpResults;
 
 namespace ExperimentEtl.Endpoints;

@@ -1,5 +1,5 @@
 using ExperimentEtl.Csv;
-using ExperimentEtl.Pipeline;
+using ExperimentEtl.Model;
 
 namespace ExperimentEtl.Storage;
 
@@ -110,15 +110,6 @@ public interface IRowWriter<TRow> : IDisposable
 
     void Complete();
 }
-
-/// <summary>A rejected row as stored, numbered in file order for paging.</summary>
-public sealed record StoredReject(long Seq, string File, long Line, string Raw, string Reason);
-
-/// <summary>One user's line of the report.</summary>
-public sealed record UserReport(int UserId, string Name, string Email, int Count, string? FavCompound, int? FavCompoundId);
-
-/// <summary>The data set's headline figures; null before any run has loaded data.</summary>
-public sealed record ReportSummary(long Users, long Experiments, long Compounds, long ActiveUsers, Guid? RunId, DateTimeOffset LoadedAt);
 
 /// <summary>A read transaction over the report; users stream from the same snapshot as the summary.</summary>
 public interface IReportSnapshot : IAsyncDisposable

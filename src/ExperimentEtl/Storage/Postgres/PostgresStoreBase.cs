@@ -1,4 +1,5 @@
 using System.Data.Common;
+using ExperimentEtl.Model;
 using Npgsql;
 
 namespace ExperimentEtl.Storage.Postgres;
