@@ -2,6 +2,7 @@ using Microsoft.Data.Sqlite;
 
 namespace ExperimentEtl.Storage.Sqlite;
 
+/// <summary>Which of SQLite's failures are worth retrying.</summary>
 public sealed partial class SqliteEtlStore
 {
     /// <summary>SQLite's failures: a busy, locked, full or unreadable database is worth retrying; any other error is not.</summary>
