@@ -1,3 +1,4 @@
+using ExperimentEtl.Model;
 using ExperimentEtl.Pipeline;
 
 namespace ExperimentEtl.Bench.Profile;

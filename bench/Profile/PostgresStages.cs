@@ -1,5 +1,6 @@
 using System.Threading.Channels;
 using ExperimentEtl.Csv;
+using ExperimentEtl.Model;
 using ExperimentEtl.Pipeline;
 using Npgsql;
 using NpgsqlTypes;

@@ -4,7 +4,7 @@
 using System.Globalization;
 using BenchmarkDotNet.Running;
 using ExperimentEtl.Bench.Profile;
-using ExperimentEtl.Pipeline;
+using ExperimentEtl.Model;
 
 const string Usage = """
     usage: Profile --data DIR [--stages LIST] [--repeat N] [--pg URL] [--sqlite-dir DIR] [--only TEXT]

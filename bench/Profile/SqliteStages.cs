@@ -1,6 +1,6 @@
 using System.Globalization;
 using System.Text;
-using ExperimentEtl.Pipeline;
+using ExperimentEtl.Model;
 using Microsoft.Data.Sqlite;
 using SQLitePCL;
 

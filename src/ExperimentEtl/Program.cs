@@ -3,6 +3,7 @@
 using ExperimentEtl.Cli;
 using ExperimentEtl.Configuration;
 using ExperimentEtl.Endpoints;
+using ExperimentEtl.Hosting;
 using ExperimentEtl.Storage;
 using ExperimentEtl.Telemetry;
 using Scalar.AspNetCore;

@@ -1,5 +1,6 @@
 using System.Text.Json;
 using ExperimentEtl.Configuration;
+using ExperimentEtl.Hosting;
 using ExperimentEtl.Pipeline;
 using ExperimentEtl.Storage;
 

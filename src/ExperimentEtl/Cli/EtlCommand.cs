@@ -1,5 +1,6 @@
 using System.CommandLine;
 using ExperimentEtl.Csv;
+using ExperimentEtl.Model;
 using ExperimentEtl.Pipeline;
 
 namespace ExperimentEtl.Cli;

@@ -16,7 +16,7 @@ public enum ReportFormat
 }
 
 /// <summary>
-/// Prints the current report to stdout, read from one snapshot of the store (<see cref="IEtlStore.OpenReportAsync"/>) as
+/// Prints the current report to stdout, read from one snapshot of the store (<see cref="IReadStore.OpenReportAsync"/>) as
 /// GET /report reads it. JSON, CSV and Parquet stream every user; the table shows the first <see cref="MaxTableRows"/>.
 /// </summary>
 static class ReportOutput

@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Globalization;
 using ExperimentEtl.Csv;
+using ExperimentEtl.Model;
 using ExperimentEtl.Pipeline;
 using Spectre.Console;
 

@@ -1,5 +1,5 @@
 using System.Text.Json.Nodes;
-using ExperimentEtl.Pipeline;
+using ExperimentEtl.Model;
 using Microsoft.AspNetCore.OpenApi;
 using Microsoft.OpenApi;
 

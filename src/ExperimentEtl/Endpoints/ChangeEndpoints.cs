@@ -1,5 +1,5 @@
 using System.ComponentModel;
-using ExperimentEtl.Pipeline;
+using ExperimentEtl.Model;
 using ExperimentEtl.Storage;
 using ExperimentEtl.Storage.Changes;
 using Microsoft.AspNetCore.Http.HttpResults;

@@ -1,4 +1,5 @@
 using ExperimentEtl.Configuration;
+using ExperimentEtl.Hosting;
 using ExperimentEtl.Storage;
 
 namespace ExperimentEtl.Endpoints;

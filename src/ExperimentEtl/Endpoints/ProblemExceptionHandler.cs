@@ -1,8 +1,6 @@
-using System.Net.Sockets;
-using ExperimentEtl.Pipeline;
+using ExperimentEtl.Model;
+using ExperimentEtl.Storage;
 using Microsoft.AspNetCore.Diagnostics;
-using Microsoft.Data.Sqlite;
-using Npgsql;
 
 namespace ExperimentEtl.Endpoints;
 
@@ -10,15 +8,6 @@ namespace ExperimentEtl.Endpoints;
 public sealed partial class ProblemExceptionHandler(
     IProblemDetailsService problems, IHostApplicationLifetime lifetime, ILogger<ProblemExceptionHandler> logger) : IExceptionHandler
 {
-    /// <summary>Connection loss, timeouts, a busy or full database: worth retrying. Anything else is a bug and answers 500.</summary>
-    public static bool IsDatabaseUnavailable(Exception exception) => exception switch
-    {
-        PostgresException postgres => postgres.IsTransient,
-        NpgsqlException or SocketException or TimeoutException => true,
-        SqliteException sqlite => sqlite.SqliteErrorCode is 5 or 6 or 10 or 13 or 14, // BUSY, LOCKED, IOERR, FULL, CANTOPEN
-        _ => exception.InnerException is { } inner && IsDatabaseUnavailable(inner),
-    };
-
     /// <summary>A file system full (ENOSPC), or over its quota (EDQUOT); on Windows ERROR_DISK_FULL or ERROR_HANDLE_DISK_FULL.</summary>
     public static bool IsDiskFull(Exception exception) => exception switch
     {
@@ -36,7 +25,8 @@ public sealed partial class ProblemExceptionHandler(
             BadHttpRequestException bad => (bad.StatusCode, "Bad request", bad.Message),
             OperationCanceledException when lifetime.ApplicationStopping.IsCancellationRequested =>
                 (StatusCodes.Status503ServiceUnavailable, "The service is shutting down", "The request was stopped; nothing was changed. Try again shortly."),
-            _ when IsDatabaseUnavailable(exception) =>
+            // Connection loss, timeouts, a busy or full database: worth retrying. Anything else is a bug and answers 500.
+            _ when StoreFailures.IsUnavailable(exception) =>
                 (StatusCodes.Status503ServiceUnavailable, "The database is unavailable", "The database could not complete the request; nothing was changed. Try again when it is back."),
             _ when IsDiskFull(exception) =>
                 (StatusCodes.Status507InsufficientStorage, "The server is out of disk space",

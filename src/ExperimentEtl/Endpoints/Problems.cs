@@ -1,6 +1,7 @@
 using System.Buffers;
 using System.Text;
-using ExperimentEtl.Pipeline;
+using ExperimentEtl.Model;
+using ExperimentEtl.Storage;
 using Microsoft.AspNetCore.Http.HttpResults;
 
 namespace ExperimentEtl.Endpoints;
@@ -101,7 +102,7 @@ public static class Problems
             return TypedResults.Problem(statusCode: StatusCodes.Status409Conflict, title: "The run was cancelled",
                 detail: outcome.Run.Message, type: "https://experiment-etl.dev/problems/run-cancelled", extensions: extensions);
         }
-        return outcome.Failure is { } failure && ProblemExceptionHandler.IsDatabaseUnavailable(failure)
+        return outcome.Failure is { } failure && StoreFailures.IsUnavailable(failure)
             ? TypedResults.Problem(statusCode: StatusCodes.Status503ServiceUnavailable, title: "The database is unavailable",
                 detail: outcome.Run.Message, type: "https://experiment-etl.dev/problems/database-unavailable", extensions: extensions)
             : TypedResults.Problem(statusCode: StatusCodes.Status500InternalServerError, title: "The run failed",

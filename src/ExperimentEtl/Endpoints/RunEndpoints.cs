@@ -1,6 +1,7 @@
 using System.ComponentModel;
 using ExperimentEtl.Configuration;
 using ExperimentEtl.Csv;
+using ExperimentEtl.Model;
 using ExperimentEtl.Pipeline;
 using ExperimentEtl.Storage;
 using Microsoft.AspNetCore.Http.HttpResults;

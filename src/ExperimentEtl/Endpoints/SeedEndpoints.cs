@@ -1,5 +1,6 @@
 using ExperimentEtl.Configuration;
 using ExperimentEtl.Csv;
+using ExperimentEtl.Model;
 using ExperimentEtl.Pipeline;
 using ExperimentEtl.Storage;
 using Microsoft.AspNetCore.Http.HttpResults;

@@ -1,4 +1,5 @@
 using ExperimentEtl.Csv;
+using ExperimentEtl.Model;
 
 namespace ExperimentEtl.Pipeline;
 

@@ -1,4 +1,5 @@
 using ExperimentEtl.Csv;
+using ExperimentEtl.Model;
 using ExperimentEtl.Storage;
 using ExperimentEtl.Telemetry;
 

@@ -1,3 +1,5 @@
+using ExperimentEtl.Model;
+
 namespace ExperimentEtl.Pipeline;
 
 /// <summary>Spilling: the pairs in memory written to disk as a sorted run, and the runs compacted into one.</summary>

@@ -1,3 +1,5 @@
+using ExperimentEtl.Model;
+
 namespace ExperimentEtl.Pipeline;
 
 /// <summary>Final records the database refused, kept in memory and saved again before the next run starts.</summary>

@@ -1,5 +1,6 @@
 using ExperimentEtl.Configuration;
 using ExperimentEtl.Csv;
+using ExperimentEtl.Model;
 using ExperimentEtl.Storage;
 
 namespace ExperimentEtl.Pipeline;
@@ -268,12 +269,9 @@ public sealed partial class RunManager(IEtlStore store, EtlOptions options, Time
         return requested;
     }
 
-    static string Describe(Exception e) => e switch
-    {
-        Npgsql.NpgsqlException or Microsoft.Data.Sqlite.SqliteException or TimeoutException or System.Net.Sockets.SocketException =>
-            $"The database failed: {e.Message}",
-        _ => "An unexpected error occurred; the server log has the details.",
-    };
+    static string Describe(Exception e) => StoreFailures.Classify(e) is not null
+        ? $"The database failed: {e.Message}"
+        : "An unexpected error occurred; the server log has the details.";
 
     /// <summary>At shutdown (SIGTERM): cancel the active run, which rolls back, and wait for its record.</summary>
     public async Task StopAsync(CancellationToken cancellationToken)

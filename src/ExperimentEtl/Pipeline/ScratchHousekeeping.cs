@@ -1,4 +1,5 @@
 using ExperimentEtl.Configuration;
+using ExperimentEtl.Model;
 using ExperimentEtl.Storage;
 
 namespace ExperimentEtl.Pipeline;

@@ -1,5 +1,5 @@
 using System.Globalization;
-using ExperimentEtl.Storage;
+using ExperimentEtl.Model;
 
 namespace ExperimentEtl.Reporting;
 

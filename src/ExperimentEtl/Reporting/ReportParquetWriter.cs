@@ -1,5 +1,5 @@
 using System.IO.Compression;
-using ExperimentEtl.Storage;
+using ExperimentEtl.Model;
 using Parquet;
 using Parquet.Schema;
 

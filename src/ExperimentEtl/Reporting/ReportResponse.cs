@@ -1,3 +1,4 @@
+using ExperimentEtl.Model;
 using ExperimentEtl.Storage;
 
 namespace ExperimentEtl.Reporting;

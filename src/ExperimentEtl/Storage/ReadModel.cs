@@ -1,6 +1,6 @@
 using System.Data.Common;
 using System.Globalization;
-using ExperimentEtl.Pipeline;
+using ExperimentEtl.Model;
 
 namespace ExperimentEtl.Storage;
 

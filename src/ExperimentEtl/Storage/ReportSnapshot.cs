@@ -1,5 +1,6 @@
 using System.Data.Common;
 using System.Runtime.CompilerServices;
+using ExperimentEtl.Model;
 
 namespace ExperimentEtl.Storage;
 

@@ -1,6 +1,6 @@
 using System.Text.Json;
 using ExperimentEtl.Csv;
-using ExperimentEtl.Pipeline;
+using ExperimentEtl.Model;
 
 namespace ExperimentEtl.Storage;
 

@@ -1,7 +1,7 @@
 using System.Diagnostics;
 using System.Diagnostics.Metrics;
 using ExperimentEtl.Csv;
-using ExperimentEtl.Pipeline;
+using ExperimentEtl.Model;
 
 namespace ExperimentEtl.Telemetry;
 

@@ -1,6 +1,6 @@
 using System.Text;
 using ExperimentEtl.Csv;
-using ExperimentEtl.Pipeline;
+using ExperimentEtl.Model;
 using ExperimentEtl.Tests.Infrastructure;
 using ExperimentEtl.Tests.Pipeline;
 using Xunit.Sdk;

@@ -56,7 +56,7 @@ public sealed class SqliteUpgradeTests
             Assert.Equal("succeeded", (await store.GetRunAsync(runId, CancellationToken.None))?.Status);
             await using var report = await store.OpenReportAsync(CancellationToken.None);
             Assert.Equal((2L, 1L, runId), (report.Summary?.Users, report.Summary?.Experiments, report.Summary?.RunId));
-            var users = new List<ExperimentEtl.Storage.UserReport>();
+            var users = new List<ExperimentEtl.Model.UserReport>();
             await foreach (var user in report.ReadUsersAsync(CancellationToken.None))
             {
                 users.Add(user);

@@ -1,6 +1,6 @@
 using System.Globalization;
 using ExperimentEtl.Csv;
-using ExperimentEtl.Pipeline;
+using ExperimentEtl.Model;
 using ExperimentEtl.Storage;
 using ExperimentEtl.Tests.Infrastructure;
 

@@ -1,6 +1,6 @@
 using System.Data.Common;
 using System.Text.Json;
-using ExperimentEtl.Pipeline;
+using ExperimentEtl.Model;
 
 namespace ExperimentEtl.Storage.Changes;
 

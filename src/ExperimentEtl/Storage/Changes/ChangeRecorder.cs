@@ -1,5 +1,5 @@
 using System.Data.Common;
-using ExperimentEtl.Pipeline;
+using ExperimentEtl.Model;
 
 namespace ExperimentEtl.Storage.Changes;
 

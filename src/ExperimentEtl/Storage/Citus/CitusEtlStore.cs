@@ -1,4 +1,4 @@
-using ExperimentEtl.Pipeline;
+using ExperimentEtl.Model;
 using ExperimentEtl.Storage.Postgres;
 using Npgsql;
 

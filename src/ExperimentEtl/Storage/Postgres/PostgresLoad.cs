@@ -1,5 +1,5 @@
 using ExperimentEtl.Csv;
-using ExperimentEtl.Pipeline;
+using ExperimentEtl.Model;
 using ExperimentEtl.Storage.Changes;
 using Npgsql;
 

@@ -1,4 +1,4 @@
-using ExperimentEtl.Pipeline;
+using ExperimentEtl.Model;
 using Npgsql;
 using NpgsqlTypes;
 

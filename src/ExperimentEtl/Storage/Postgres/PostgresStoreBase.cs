@@ -1,5 +1,5 @@
 using System.Data.Common;
-using ExperimentEtl.Pipeline;
+using ExperimentEtl.Model;
 using ExperimentEtl.Storage.Changes;
 using Npgsql;
 

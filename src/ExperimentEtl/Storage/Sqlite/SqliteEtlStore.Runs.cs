@@ -1,5 +1,5 @@
 using System.Globalization;
-using ExperimentEtl.Pipeline;
+using ExperimentEtl.Model;
 using Microsoft.Data.Sqlite;
 
 namespace ExperimentEtl.Storage.Sqlite;

@@ -1,4 +1,4 @@
-namespace ExperimentEtl.Pipeline;
+namespace ExperimentEtl.Model;
 
 /// <summary>
 /// A private temporary folder that its owner holds locked while it uses it, and deletes when done. A killed process

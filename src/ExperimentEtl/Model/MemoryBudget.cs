@@ -1,4 +1,4 @@
-namespace ExperimentEtl.Pipeline;
+namespace ExperimentEtl.Model;
 
 /// <summary>
 /// How much memory a run may use (<c>ETL_MEMORY_LIMIT_MB</c>), and where the feature state spills to when it would use more.

@@ -1,10 +1,11 @@
+using ExperimentEtl.Configuration;
 using ExperimentEtl.Pipeline;
 using ExperimentEtl.Storage;
 using ExperimentEtl.Storage.Postgres;
 using ExperimentEtl.Storage.Sqlite;
 using Npgsql;
 
-namespace ExperimentEtl.Configuration;
+namespace ExperimentEtl.Hosting;
 
 /// <summary>
 /// The registrations the web service and the command-line tool share: settings, the store and its schema, the run

@@ -1,30 +1,7 @@
 using System.Text.Json.Serialization;
 using ExperimentEtl.Csv;
 
-namespace ExperimentEtl.Pipeline;
-
-public static class RunStatus
-{
-    public const string Queued = "queued";
-    public const string Running = "running";
-    public const string Succeeded = "succeeded";
-    public const string Failed = "failed";
-    public const string Cancelled = "cancelled";
-
-    public static readonly IReadOnlyList<string> All = [Queued, Running, Succeeded, Failed, Cancelled];
-
-    public static bool IsActive(string status) => status is Queued or Running;
-}
-
-/// <summary>Where a run's files came from.</summary>
-public static class RunSource
-{
-    public const string DataFolder = "data_folder";
-    public const string Upload = "upload";
-}
-
-/// <summary>What a run did with one input file; while it runs, also its progress.</summary>
-public sealed record FileStats(string File, long RowsRead, long RowsLoaded, long RowsRejected, long BytesRead, long BytesTotal);
+namespace ExperimentEtl.Model;
 
 /// <summary>A run as it is stored and reported.</summary>
 public sealed record RunRecord(
@@ -81,20 +58,4 @@ public sealed record RunRecord(
 
     [JsonIgnore]
     public bool IsActive => RunStatus.IsActive(Status);
-}
-
-/// <summary>The end of a run: the record, the input errors when the input was rejected, and what failed otherwise.</summary>
-public sealed record RunOutcome(RunRecord Run, IReadOnlyList<RowError> Errors, Exception? Failure = null)
-{
-    public bool Succeeded => Run.Status == RunStatus.Succeeded;
-
-    /// <summary>The input was invalid (not the database, not a cancellation).</summary>
-    public bool InvalidInput => Run.Status == RunStatus.Failed && Failure is null && Run.ErrorCount > 0;
-}
-
-/// <summary>Thrown when another run holds the database (in this process or, on PostgreSQL, in another one).</summary>
-public sealed class RunInProgressException(Guid? runningRunId = null)
-    : Exception("Another ETL run is in progress; try again when it has finished.")
-{
-    public Guid? RunningRunId { get; } = runningRunId;
 }
