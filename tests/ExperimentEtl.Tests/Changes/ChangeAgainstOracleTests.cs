@@ -55,6 +55,36 @@ public sealed class ChangeAgainstOracleTests
         Assert.Equal(previousRun, history[0].GetProperty("run_id").GetString());
     }
 
+    [Fact]
+    public async Task Two_server_processes_on_one_PostgreSQL_each_compare_with_the_load_the_other_published()
+    {
+        var database = await EtlAppFactory.CreateServerDatabaseAsync(Backend.Postgres);
+        var random = new Random(77);
+        using var files = new TestFiles();
+        var data = ExportData.Random(random, 30, 8, 100);
+        data.WriteTo(files.Directory);
+        var environment = new Dictionary<string, string>
+        {
+            ["DATABASE_URL"] = database,
+            ["ETL_DATA_DIR"] = files.Directory,
+            ["Logging__LogLevel__Default"] = "Warning",
+        };
+        await using var first = await ServerProcess.StartAsync(environment);
+        await using var second = await ServerProcess.StartAsync(environment);
+
+        var previousRun = await LoadAsync(first.Client, "strict");
+        for (var round = 1; round <= 4; round++)
+        {
+            var edited = ExportEditor.Edit(data, random, new EditOptions(Share: 0.15));
+            edited.WriteTo(files.Directory);
+            var (loader, reader) = round % 2 == 1 ? (second, first) : (first, second);
+            var run = await LoadAsync(loader.Client, "strict");
+            // Read through the other process: the change lives in the shared database, not in the process that loaded.
+            await AssertChangeAsync(reader.Client, run, previousRun, ChangeOracle.Compute(data, edited));
+            (data, previousRun) = (edited, run);
+        }
+    }
+
     static void AppendLine(TestFiles files, string file, string line)
     {
         var path = Path.Combine(files.Directory, file);
