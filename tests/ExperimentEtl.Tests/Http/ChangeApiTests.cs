@@ -91,4 +91,32 @@ public sealed class ChangeApiTests
         Assert.Equal(9, history[0].GetProperty("active_users").GetInt64());
         Assert.Equal(1, history[0].GetProperty("changes").GetProperty("fav_compound_changed").GetInt64());
     }
+
+    [Fact]
+    public async Task Lists_longer_than_the_limit_and_lists_of_older_loads_answer_410_while_their_counts_stay()
+    {
+        using var files = TestFiles.BundledSample();
+        await using var app = await EtlAppFactory.CreateAsync(Backend.SqliteFile, files.Directory,
+            new Dictionary<string, string> { ["ETL_CHANGE_LIST_LIMIT"] = "5", ["ETL_CHANGE_LISTS_KEPT"] = "2" });
+        var client = app.CreateClient();
+        var first = await LoadAsync(client);
+
+        // 10 users and 11 experiments added: longer than 5; 3 compounds: kept.
+        var tooLong = await client.GetAsync($"/api/etl/runs/{first}/changes/users?kind=added");
+        Assert.Equal(HttpStatusCode.Gone, tooLong.StatusCode);
+        Assert.Contains("ETL_CHANGE_LIST_LIMIT", (await tooLong.ReadJsonAsync()).GetProperty("detail").GetString(), StringComparison.Ordinal);
+        Assert.Equal("1,2,3", await IdsAsync(client, first, "compounds", "added"));
+        Assert.Equal("added=10 removed=0 changed=0 unchanged=0", Counts(await GetAsync(client, $"/api/etl/runs/{first}/changes"), "users"));
+        var history = (await GetAsync(client, "/api/history")).GetProperty("loads");
+        Assert.Equal("users,experiments", string.Join(",", history[0].GetProperty("unlisted").EnumerateArray().Select(t => t.GetString())));
+
+        // Two more loads: the first one's lists are no longer kept, its counts are.
+        await LoadAsync(client);
+        await LoadAsync(client);
+        var expired = await client.GetAsync($"/api/etl/runs/{first}/changes/compounds?kind=added");
+        Assert.Equal(HttpStatusCode.Gone, expired.StatusCode);
+        Assert.Contains("ETL_CHANGE_LISTS_KEPT", (await expired.ReadJsonAsync()).GetProperty("detail").GetString(), StringComparison.Ordinal);
+        Assert.Equal("added=3 removed=0 changed=0 unchanged=0", Counts(await GetAsync(client, $"/api/etl/runs/{first}/changes"), "compounds"));
+        Assert.Equal(3, (await GetAsync(client, "/api/history")).GetProperty("loads").GetArrayLength());
+    }
 }
