@@ -1,6 +1,9 @@
 using System.Net;
 using System.Text.Json;
+using ExperimentEtl.Storage;
 using ExperimentEtl.Tests.Infrastructure;
+using Microsoft.Extensions.DependencyInjection;
+using Npgsql;
 
 namespace ExperimentEtl.Tests.Http;
 
@@ -118,5 +121,40 @@ public sealed class ChangeApiTests
         Assert.Contains("ETL_CHANGE_LISTS_KEPT", (await expired.ReadJsonAsync()).GetProperty("detail").GetString(), StringComparison.Ordinal);
         Assert.Equal("added=3 removed=0 changed=0 unchanged=0", Counts(await GetAsync(client, $"/api/etl/runs/{first}/changes"), "compounds"));
         Assert.Equal(3, (await GetAsync(client, "/api/history")).GetProperty("loads").GetArrayLength());
+    }
+
+    [Theory]
+    [InlineData(Backend.SqliteFile)]
+    [InlineData(Backend.Postgres)]
+    public async Task The_first_load_after_an_upgrade_compares_experiments_stored_in_the_listed_order_as_sets(Backend backend)
+    {
+        using var files = TestFiles.BundledSample();
+        await using var app = await EtlAppFactory.CreateAsync(backend, files.Directory);
+        var client = app.CreateClient();
+        var first = await LoadAsync(client);
+
+        // What a version without change tracking left: id lists in the order listed, and no history.
+        if (backend == Backend.Postgres)
+        {
+            await using var command = app.Services.GetRequiredService<NpgsqlDataSource>().CreateCommand("""
+                DO $$ BEGIN EXECUTE format('UPDATE etl_gen_%s.experiments SET compound_ids = ARRAY(SELECT unnest(compound_ids) ORDER BY 1 DESC)',
+                    (SELECT generation FROM data_generation)); END $$;
+                DELETE FROM load_history;
+                """);
+            await command.ExecuteNonQueryAsync();
+        }
+        else
+        {
+            await using var connection = await app.Services.GetRequiredService<IEtlStore>().OpenReadConnectionAsync(CancellationToken.None);
+            await using var command = connection.CreateCommand();
+            command.CommandText = "UPDATE experiments SET compound_ids = '2;1' WHERE compound_ids = '1;2'; UPDATE experiments SET compound_ids = '3;1;2' WHERE compound_ids = '1;2;3'; DELETE FROM load_history;";
+            await command.ExecuteNonQueryAsync();
+        }
+
+        var second = await LoadAsync(client);
+        var change = await GetAsync(client, $"/api/etl/runs/{second}/changes");
+        Assert.Equal(first, change.GetProperty("previous_run_id").GetString());
+        Assert.Equal("added=0 removed=0 changed=0 unchanged=11", Counts(change, "experiments"));
+        Assert.Equal("added=0 removed=0 changed=0 unchanged=10", Counts(change, "users"));
     }
 }
