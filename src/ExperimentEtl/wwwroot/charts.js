@@ -23,7 +23,7 @@ export function binHistogram(rows) {
   return bins;
 }
 
-function cssColor(name) {
+export function cssColor(name) {
   return getComputedStyle(document.documentElement).getPropertyValue(name).trim();
 }
 

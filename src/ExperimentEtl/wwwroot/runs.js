@@ -2,6 +2,7 @@
 
 import { getJson, postRun, problemText } from './api.js';
 import { $, formatAverage, formatNumber, text } from './format.js';
+import { loadHistory } from './history.js';
 import { loadSummary } from './summary.js';
 import { resetUsers } from './users.js';
 
@@ -34,11 +35,11 @@ function apiKey() {
   return el.apiKey.value.trim();
 }
 
-/** Reloads the summary and, when there is data, the users from their first page (keeping the search). */
+/** Reloads the summary and, when there is data, the history of loads and the users from their first page (keeping the search). */
 export async function refreshData() {
   const summary = await loadSummary();
   // Back to the first page (the data may have changed), keeping the search.
-  if (summary?.loaded_at) await resetUsers();
+  if (summary?.loaded_at) await Promise.all([loadHistory(), resetUsers()]);
   return summary;
 }
 

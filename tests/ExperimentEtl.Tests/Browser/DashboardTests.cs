@@ -37,7 +37,22 @@ public sealed class DashboardTests
         """;
 
     [Fact]
-    public async Task Dashboard_runs_the_ETL_shows_charts_and_users_and_lists_upload_errors_by_line()
+    public Task Dashboard_runs_the_ETL_shows_charts_and_users_and_lists_upload_errors_by_line() =>
+        WithDashboardAsync("dashboard-failure.png", async (page, work) =>
+        {
+            await DriveAsync(page, work);
+            await ApiReferenceAsync(page);
+        });
+
+    [Fact]
+    public Task Dashboard_shows_what_the_newest_load_changed_with_its_lists_and_the_figures_over_the_loads() =>
+        WithDashboardAsync("dashboard-changes-failure.png", ChangesAsync);
+
+    /// <summary>
+    /// The service over a SQLite file and a copy of the bundled sample, and Chromium on its dashboard: runs
+    /// <paramref name="drive"/> (given the page and a scratch folder), then fails on anything the page logged as an error.
+    /// </summary>
+    static async Task WithDashboardAsync(string failureScreenshot, Func<IPage, string, Task> drive)
     {
         Assert.True(File.Exists(ChromiumPath), $"{ChromiumPath} is missing: apt-get install chromium (scripts/test.sh does).");
         Assertions.SetDefaultExpectTimeout(WaitMs);
@@ -93,13 +108,12 @@ public sealed class DashboardTests
 
             try
             {
-                await DriveAsync(page, work.FullName);
-                await ApiReferenceAsync(page);
+                await drive(page, work.FullName);
             }
             catch (Exception e) when (e is PlaywrightException or TimeoutException or Xunit.Sdk.XunitException)
             {
                 // The page as it was when the test gave up, next to the test binaries.
-                var failure = Path.Combine(AppContext.BaseDirectory, "dashboard-failure.png");
+                var failure = Path.Combine(AppContext.BaseDirectory, failureScreenshot);
                 await page.ScreenshotAsync(new() { Path = failure, FullPage = true });
                 throw new Xunit.Sdk.XunitException(
                     $"{e}\n--- screenshot: {failure}\n--- browser errors:\n{string.Join('\n', browserErrors)}\n--- server output:\n{server.Output}");
@@ -250,5 +264,159 @@ public sealed class DashboardTests
         // A narrow screen: one column, nothing wider than the viewport.
         await page.SetViewportSizeAsync(390, 844);
         await page.WaitForFunctionAsync("() => document.documentElement.scrollWidth <= window.innerWidth", null, new() { Timeout = WaitMs });
+    }
+
+    /// <summary>
+    /// Three loads through the dashboard: the bundled sample, an edited copy (a user renamed, one added, an experiment
+    /// removed), and that copy with 30 more users. After each, the "Since the last load" panel and the chart of the loads
+    /// must show figures worked out by hand below, and the panel's figures open the lists behind them.
+    /// </summary>
+    static async Task ChangesAsync(IPage page, string work)
+    {
+        var data = Path.Combine(TestPostgres.RepositoryRoot(), "data");
+        var users = File.ReadAllText(Path.Combine(data, "users.csv")).TrimEnd('\n');
+        var experiments = File.ReadAllText(Path.Combine(data, "user_experiments.csv"));
+        var compounds = File.ReadAllText(Path.Combine(data, "compounds.csv"));
+        var panel = page.Locator("#changes");
+        var list = page.Locator("#change-list");
+        var listRows = list.Locator("tbody tr");
+
+        // First load, the bundled sample (10 users, 3 compounds, 11 experiments): everything is added.
+        await page.GotoAsync("/");
+        await page.Locator("#empty-state").GetByRole(AriaRole.Button, new() { Name = "Run on the data folder" }).ClickAsync();
+        await Assertions.Expect(page.Locator("#run-status")).ToContainTextAsync("Run succeeded");
+        await Assertions.Expect(panel.GetByRole(AriaRole.Heading, new() { Name = "Since the last load" })).ToBeVisibleAsync();
+        await Assertions.Expect(page.Locator("#changes-status")).ToHaveTextAsync("This is the first load: everything in it was added.");
+        await ExpectCountsAsync(page, "Users", added: 10, removed: 0, changed: 0, unchanged: 0);
+        await ExpectCountsAsync(page, "Compounds", added: 3, removed: 0, changed: 0, unchanged: 0);
+        await ExpectCountsAsync(page, "Experiments", added: 11, removed: 0, changed: 0, unchanged: 0);
+        await Assertions.Expect(page.Locator("#changes-fav")).ToHaveTextAsync("0");
+        await Assertions.Expect(page.Locator("#changes-count")).ToHaveTextAsync("0");
+        await Assertions.Expect(page.Locator("#changes-average")).ToHaveTextAsync("1.1"); // 11 experiments / 10 users
+        await Assertions.Expect(CountCell(page, "Users", 2).GetByRole(AriaRole.Link)).ToHaveCountAsync(0); // nothing to list
+        await Assertions.Expect(page.Locator("#chart-history")).ToHaveAttributeAsync("data-points", "1");
+
+        // Second load, uploaded: Alice renamed Alicia, Mallory (11) added without experiments, experiment 3 (Bob's only one,
+        // compounds 1;3) removed.
+        Assert.Contains("1,\tAlice,\talice@example.com", users, StringComparison.Ordinal);
+        Assert.Contains("3,\t2,\t1;3,\t20\n", experiments, StringComparison.Ordinal);
+        var editedUsers = users.Replace("1,\tAlice,", "1,\tAlicia,", StringComparison.Ordinal) + "\n11,\tMallory,\tmallory@example.com,\t2023-11-01\n";
+        var editedExperiments = experiments.Replace("3,\t2,\t1;3,\t20\n", "", StringComparison.Ordinal);
+        await UploadAsync(page, work, editedUsers, editedExperiments, compounds);
+
+        // Users: Alicia changed, Mallory added, Bob to Judy (9) unchanged: Bob's row is the same, only his features moved.
+        // Experiments: 1 removed, the other 10 unchanged. Bob's favourite (Compound A: 1 and 3 tie, the lower id wins) and
+        // his count (1 to 0) moved; Mallory is added, not moved. Experiments per user: 11 / 10 = 1.1 → 10 / 11 = 0.91.
+        await Assertions.Expect(page.Locator("#chart-history")).ToHaveAttributeAsync("data-points", "2");
+        await ExpectCountsAsync(page, "Users", added: 1, removed: 0, changed: 1, unchanged: 9);
+        await ExpectCountsAsync(page, "Compounds", added: 0, removed: 0, changed: 0, unchanged: 3);
+        await ExpectCountsAsync(page, "Experiments", added: 0, removed: 1, changed: 0, unchanged: 10);
+        await Assertions.Expect(page.Locator("#changes-fav")).ToHaveTextAsync("1");
+        await Assertions.Expect(page.Locator("#changes-count")).ToHaveTextAsync("1");
+        await Assertions.Expect(page.Locator("#changes-average")).ToHaveTextAsync("1.1 → 0.91");
+        await Assertions.Expect(page.Locator("#changes-status")).ToBeHiddenAsync();
+
+        // The changed users: Alicia alone, with the name before and after (and only the name: nothing else of hers changed).
+        await Assertions.Expect(list).ToBeHiddenAsync();
+        await panel.GetByRole(AriaRole.Link, new() { Name = "show the users changed" }).ClickAsync();
+        await Assertions.Expect(list.GetByRole(AriaRole.Heading)).ToHaveTextAsync("Users changed (1)");
+        await Assertions.Expect(listRows).ToHaveCountAsync(1);
+        await Assertions.Expect(listRows.First.Locator("th")).ToHaveTextAsync("1");
+        await Assertions.Expect(listRows.First.Locator("td").Nth(0)).ToHaveTextAsync("name Alice");
+        await Assertions.Expect(listRows.First.Locator("td").Nth(1)).ToHaveTextAsync("name Alicia");
+        await Assertions.Expect(page.Locator("#change-list-more")).ToBeHiddenAsync();
+        Assert.EndsWith("/", page.Url, StringComparison.Ordinal); // the figure opened the list in place
+
+        // Bob's favourite: Compound A before, none after; the removed experiment with its values.
+        await panel.GetByRole(AriaRole.Link, new() { Name = "show the users whose favourite compound moved" }).ClickAsync();
+        await Assertions.Expect(list.GetByRole(AriaRole.Heading)).ToHaveTextAsync("Users whose favourite compound moved (1)");
+        await Assertions.Expect(listRows).ToHaveCountAsync(1);
+        await Assertions.Expect(listRows.First.Locator("th")).ToHaveTextAsync("2");
+        await Assertions.Expect(listRows.First.Locator("td").Nth(0)).ToContainTextAsync("favourite Compound A");
+        await Assertions.Expect(listRows.First.Locator("td").Nth(1)).ToContainTextAsync("favourite none");
+        await CountCell(page, "Experiments", 1).GetByRole(AriaRole.Link).ClickAsync();
+        await Assertions.Expect(list.GetByRole(AriaRole.Heading)).ToHaveTextAsync("Experiments removed (1)");
+        await Assertions.Expect(listRows).ToHaveCountAsync(1);
+        await Assertions.Expect(listRows.First.Locator("th")).ToHaveTextAsync("3");
+        await Assertions.Expect(listRows.First.Locator("td").Nth(0)).ToHaveTextAsync("user 2compounds 1, 3run time 20");
+        await Assertions.Expect(listRows.First.Locator("td").Nth(1)).ToHaveTextAsync("— removed");
+
+        // Third load: users 12 to 41 added. Their list comes a page (25) at a time; "Show more" brings the last 5.
+        var moreUsers = new System.Text.StringBuilder(editedUsers);
+        for (var id = 12; id <= 41; id++)
+        {
+            moreUsers.Append(System.Globalization.CultureInfo.InvariantCulture, $"{id},\tUser {id},\tu{id}@example.com,\t2024-01-02\n");
+        }
+        await UploadAsync(page, work, moreUsers.ToString(), editedExperiments, compounds);
+        await Assertions.Expect(page.Locator("#chart-history")).ToHaveAttributeAsync("data-points", "3");
+        await ExpectCountsAsync(page, "Users", added: 30, removed: 0, changed: 0, unchanged: 11);
+        await Assertions.Expect(page.Locator("#changes-average")).ToHaveTextAsync("0.91 → 0.24"); // 10 / 41
+        await Assertions.Expect(list).ToBeHiddenAsync(); // the previous load's list closed with it
+        await CountCell(page, "Users", 0).GetByRole(AriaRole.Link).ClickAsync();
+        await Assertions.Expect(list.GetByRole(AriaRole.Heading)).ToHaveTextAsync("Users added (30)");
+        await Assertions.Expect(listRows).ToHaveCountAsync(25);
+        await Assertions.Expect(listRows.First.Locator("th")).ToHaveTextAsync("12");
+        await Assertions.Expect(listRows.First.Locator("td").Nth(0)).ToHaveTextAsync("— new");
+        await Assertions.Expect(listRows.First.Locator("td").Nth(1)).ToContainTextAsync("name User 12");
+        await list.GetByRole(AriaRole.Link, new() { Name = "Show more" }).ClickAsync();
+        await Assertions.Expect(listRows).ToHaveCountAsync(30);
+        await Assertions.Expect(listRows.Last.Locator("th")).ToHaveTextAsync("41");
+        await Assertions.Expect(page.Locator("#change-list-more")).ToBeHiddenAsync();
+
+        // The chart: one point per load, oldest first, with the figures of each load.
+        await page.WaitForFunctionAsync(HistoryChartDrawn, null, new() { Timeout = WaitMs, PollingInterval = 100 });
+        var series = await page.EvaluateAsync<double[][]>(
+            "() => window.Chart.getChart(document.getElementById('chart-history')).data.datasets.map(d => d.data)");
+        double[] users41 = [10, 11, 41], experiments10 = [11, 10, 10];
+        Assert.Equal(users41, series[0]);
+        Assert.Equal(experiments10, series[1]);
+        Assert.Equal(3, series[2].Length); // experiments per user
+        Assert.Equal(11.0 / 10, series[2][0], 9);
+        Assert.Equal(10.0 / 11, series[2][1], 9);
+        Assert.Equal(10.0 / 41, series[2][2], 9);
+        await page.ScreenshotAsync(new() { Path = Path.Combine(AppContext.BaseDirectory, "dashboard-changes.png"), FullPage = true });
+
+        // A narrow screen, the list open: nothing wider than the viewport.
+        await page.SetViewportSizeAsync(390, 844);
+        await page.WaitForFunctionAsync("() => document.documentElement.scrollWidth <= window.innerWidth", null, new() { Timeout = WaitMs });
+    }
+
+    const string HistoryChartDrawn = """
+        () => {
+            const canvas = document.getElementById('chart-history');
+            const chart = window.Chart && window.Chart.getChart(canvas);
+            if (!chart || canvas.width === 0 || canvas.height === 0) return false;
+            const pixels = canvas.getContext('2d').getImageData(0, 0, canvas.width, canvas.height).data;
+            for (let i = 3; i < pixels.length; i += 4) if (pixels[i] !== 0) return true;
+            return false;
+        }
+        """;
+
+    /// <summary>The panel's cell for a table (its row) and a column: 0 added, 1 removed, 2 changed, 3 unchanged.</summary>
+    static ILocator CountCell(IPage page, string table, int column) =>
+        page.Locator("#changes-table tbody tr").Filter(new() { Has = page.Locator("th", new() { HasTextString = table }) }).Locator("td").Nth(column);
+
+    static async Task ExpectCountsAsync(IPage page, string table, int added, int removed, int changed, int unchanged)
+    {
+        int[] expected = [added, removed, changed, unchanged];
+        for (var column = 0; column < expected.Length; column++)
+        {
+            await Assertions.Expect(CountCell(page, table, column)).ToHaveTextAsync($"{expected[column]}");
+        }
+    }
+
+    /// <summary>Uploads the three files through the dashboard's form and waits for the run to succeed.</summary>
+    static async Task UploadAsync(IPage page, string work, string users, string experiments, string compounds)
+    {
+        var folder = Directory.CreateDirectory(Path.Combine(work, "upload")).FullName;
+        await File.WriteAllTextAsync(Path.Combine(folder, "users.csv"), users);
+        await File.WriteAllTextAsync(Path.Combine(folder, "user_experiments.csv"), experiments);
+        await File.WriteAllTextAsync(Path.Combine(folder, "compounds.csv"), compounds);
+        var form = page.Locator("#upload-form");
+        await form.Locator("input[name=users]").SetInputFilesAsync(Path.Combine(folder, "users.csv"));
+        await form.Locator("input[name=user_experiments]").SetInputFilesAsync(Path.Combine(folder, "user_experiments.csv"));
+        await form.Locator("input[name=compounds]").SetInputFilesAsync(Path.Combine(folder, "compounds.csv"));
+        await form.GetByRole(AriaRole.Button, new() { Name = "Upload and run" }).ClickAsync();
+        await Assertions.Expect(page.Locator("#run-status")).ToContainTextAsync("Run succeeded");
     }
 }
