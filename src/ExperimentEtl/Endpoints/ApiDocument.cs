@@ -14,13 +14,15 @@ public static class ApiDocument
 {
     public const string ApiKeyScheme = "ApiKey";
 
-    static readonly Dictionary<string, string> TagDescriptions = new()
-    {
-        ["Seed API"] = "The seed's endpoints, with the same paths and answer shapes.",
-        ["Runs"] = "ETL runs as a resource: start, follow, list, inspect rejects, cancel.",
-        ["Data"] = "The current data set, a page at a time.",
-        ["Health"] = "Liveness and readiness probes.",
-    };
+    // In the order a reader meets them (the document lists tags in this order; the generator would sort them by name).
+    static readonly (string Name, string Description)[] Tags =
+    [
+        ("Seed API", "The seed's endpoints, with the same paths and answer shapes."),
+        ("Runs", "ETL runs as a resource: start, follow, list, inspect rejects, cancel."),
+        ("Data", "The current data set, a page at a time."),
+        ("Changes", "What each load changed against the previous one, the rows behind the numbers, and the history of loads."),
+        ("Health", "Liveness and readiness probes."),
+    ];
 
     public static IServiceCollection AddApiDocument(this IServiceCollection services) => services.AddOpenApi(options =>
     {
@@ -49,11 +51,15 @@ public static class ApiDocument
             Description = "The service's API key, on the operations that change data. Checked only when the service is " +
                           "started with API_KEY; otherwise the header is ignored.",
         };
-        foreach (var tag in document.Tags ?? Enumerable.Empty<OpenApiTag>())
+        if (document.Tags is { } tags)
         {
-            if (tag.Name is { } name && TagDescriptions.TryGetValue(name, out var description))
+            var order = Tags.Select(t => t.Name).ToList();
+            var sorted = tags.OrderBy(t => order.IndexOf(t.Name ?? "") is var i && i >= 0 ? i : order.Count).ToList();
+            tags.Clear();
+            foreach (var tag in sorted)
             {
-                tag.Description = description;
+                tag.Description = Tags.FirstOrDefault(t => t.Name == tag.Name).Description ?? tag.Description;
+                tags.Add(tag);
             }
         }
         return Task.CompletedTask;
