@@ -7,7 +7,8 @@ namespace ExperimentEtl.Cli;
 
 /// <summary>
 /// <c>etl --data DIR [--db URL] [--lenient] [--json]</c>: one run over a folder, through the service's <see cref="RunManager"/>
-/// (so validation, loading and the run record are the service's), with progress on stderr and the report on stdout.
+/// (so validation, loading and the run record are the service's), with progress and what the load changed on stderr and
+/// the report on stdout.
 /// </summary>
 static class EtlCommand
 {
@@ -27,9 +28,9 @@ static class EtlCommand
         var database = CliApp.DatabaseOption();
         database.Description += " Without either, an ephemeral database deleted at exit: the report shows what this run loaded.";
         var lenient = new Option<bool>("--lenient") { Description = "Skip invalid rows (listed on stderr) and load the rest; a problem with a whole file still fails the run." };
-        var json = new Option<bool>("--json") { Description = "Print the report as JSON (as GET /report answers it) instead of a table." };
+        var json = new Option<bool>("--json") { Description = "Print the report as JSON (as GET /report answers it, with what the load changed under \"changes\") instead of a table." };
         var command = new Command(Name, "Checks and loads the three files into the database in one transaction, then prints the report. " +
-                                        "Progress goes to stderr: a live bar on a terminal, plain lines otherwise.")
+                                        "Progress goes to stderr (a live bar on a terminal, plain lines otherwise), then what the load changed.")
         {
             data,
             database,
@@ -92,7 +93,15 @@ static class EtlCommand
         {
             await PrintRejectsAsync(services, outcome.Run, cancellationToken);
         }
-        await ReportOutput.WriteAsync(services.Store, services.Json, format, cancellationToken);
+        var change = outcome.Run.Changes;
+        if (change is not null)
+        {
+            foreach (var line in ChangeOutput.Describe(change))
+            {
+                await Console.Error.WriteLineAsync(line);
+            }
+        }
+        await ReportOutput.WriteAsync(services.Store, ChangeOutput.WithChanges(services.Json, change), format, cancellationToken);
         return ExitCodes.Success;
     }
 

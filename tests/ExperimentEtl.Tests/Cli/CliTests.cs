@@ -93,6 +93,7 @@ public sealed partial class CliTests : IDisposable
         Assert.True(etl.ExitCode == 0, etl.ToString());
         Assert.Matches(AliceRow(), etl.Stdout);
         Assert.Contains(etl.StderrLines, line => line.Contains("loading", StringComparison.Ordinal) && line.Contains("into PostgreSQL", StringComparison.Ordinal));
+        Assert.Contains("First load: 10 users, 3 compounds, 11 experiments added.", etl.StderrLines);
 
         var report = await CliProcess.RunAsync("report", "--db", database);
         Assert.True(report.ExitCode == 0, report.ToString());
@@ -123,6 +124,133 @@ public sealed partial class CliTests : IDisposable
             report.GetProperty("run_id").GetString(),
             Regex.Match(result.Stderr, @"Run (\S+) succeeded").Groups[1].Value);
     }
+
+    /// <summary>
+    /// The bundled sample edited: Bob renamed Robert, Mallory added (no experiments), Judy's only experiment (11) removed,
+    /// experiment 12 added for Alice with compound 2. Against the sample, by hand: users 1 added, 0 removed, 1 changed
+    /// (Bob), 9 unchanged; compounds 3 unchanged; experiments 1 added, 1 removed, 10 unchanged; the favourite compound
+    /// changes for Judy only (A to none; Alice's stays B, now 3 of her 3 experiments), the experiment count for Alice
+    /// (2 to 3) and Judy (1 to 0); Mallory, added, counts in neither; the average goes from 11 / 10 to 11 / 11.
+    /// </summary>
+    static void WriteEditedSample(TestFiles files)
+    {
+        files.Write("users.csv", """
+            user_id,	name,	email,	signup_date
+            1,	Alice,	alice@example.com,	2023-01-01
+            2,	Robert,	bob@example.com,	2023-02-01
+            3,	Carol,	carol@example.com,	2023-03-01
+            4,	Dave,	dave@example.com,	2023-04-01
+            5,	Eve,	eve@example.com,	2023-05-01
+            6,	Frank,	frank@example.com,	2023-06-01
+            7,	Grace,	grace@example.com,	2023-07-01
+            8,	Heidi,	heidi@example.com,	2023-08-01
+            9,	Ivan,	ivan@example.com,	2023-09-01
+            10,	Judy,	judy@example.com,	2023-10-01
+            11,	Mallory,	mallory@example.com,	2023-11-01
+            """);
+        files.Write("user_experiments.csv", """
+            experiment_id,	user_id,	experiment_compound_ids,	experiment_run_time
+            1,	1,	1;2,	10
+            2,	1,	2;3,	15
+            3,	2,	1;3,	20
+            4,	3,	2;3,	25
+            5,	4,	1;2;3,	30
+            6,	5,	2;3,	35
+            7,	6,	1;3,	40
+            8,	7,	2;3,	45
+            9,	8,	1;2,	50
+            10,	9,	2;3,	55
+            12,	1,	2,	70
+            """);
+    }
+
+    /// <summary>Stderr's lines with runs of spaces as one, so that a check does not depend on the columns' alignment.</summary>
+    static string[] SpacedLines(CliResult result) => [.. result.StderrLines.Select(line => Spaces().Replace(line, " "))];
+
+    [GeneratedRegex(" {2,}")]
+    private static partial Regex Spaces();
+
+    static string SucceededRunId(CliResult result) => Regex.Match(result.Stderr, @"Run (\S+) succeeded").Groups[1].Value;
+
+    [Fact]
+    public async Task Etl_on_a_sqlite_file_prints_what_each_load_changed_against_what_the_file_held()
+    {
+        using var files = TestFiles.BundledSample();
+
+        var first = await CliProcess.RunAsync("etl", "--data", files.Directory, "--db", SqliteFile);
+
+        Assert.True(first.ExitCode == 0, first.ToString());
+        Assert.Contains("First load: 10 users, 3 compounds, 11 experiments added.", first.StderrLines);
+        Assert.DoesNotContain("First load", first.Stdout, StringComparison.Ordinal);
+
+        WriteEditedSample(files);
+        var second = await CliProcess.RunAsync("etl", "--data", files.Directory, "--db", SqliteFile);
+
+        Assert.True(second.ExitCode == 0, second.ToString());
+        var lines = SpacedLines(second);
+        var start = Array.IndexOf(lines, $"Since the previous load (run {SucceededRunId(first)}):");
+        Assert.True(start > 0, second.ToString());
+        Assert.Equal(
+            [
+                "users: 1 added, 0 removed, 1 changed, 9 unchanged",
+                "compounds: 0 added, 0 removed, 0 changed, 3 unchanged",
+                "experiments: 1 added, 1 removed, 0 changed, 10 unchanged",
+                "favourite compound changed for 1 user, experiment count for 2 users",
+                "average experiments per user: 1.1 -> 1",
+            ],
+            lines[(start + 1)..(start + 6)]);
+        // After the run's own lines, and stdout still holds only the report.
+        Assert.True(Array.FindIndex(lines, line => line.Contains("succeeded in", StringComparison.Ordinal)) < start, second.ToString());
+        Assert.DoesNotContain("previous load", second.Stdout, StringComparison.Ordinal);
+        Assert.Contains("Average experiments per user: 1 (11 experiments / 11 users)", second.StdoutLines);
+    }
+
+    [Fact]
+    public async Task Etl_json_adds_the_changes_of_the_load_to_the_report_json()
+    {
+        using var files = TestFiles.BundledSample();
+
+        var first = await CliProcess.RunAsync("etl", "--data", files.Directory, "--db", SqliteFile, "--json");
+
+        Assert.True(first.ExitCode == 0, first.ToString());
+        var firstChanges = JsonDocument.Parse(first.Stdout).RootElement.GetProperty("changes");
+        Assert.Equal(SucceededRunId(first), firstChanges.GetProperty("run_id").GetString());
+        Assert.Equal(JsonValueKind.Null, firstChanges.GetProperty("previous_run_id").ValueKind);
+        AssertCounts(firstChanges.GetProperty("users"), 10, 0, 0, 0);
+        AssertCounts(firstChanges.GetProperty("compounds"), 3, 0, 0, 0);
+        AssertCounts(firstChanges.GetProperty("experiments"), 11, 0, 0, 0);
+        Assert.Equal(JsonValueKind.Null, firstChanges.GetProperty("average_experiment_count").GetProperty("before").ValueKind);
+        Assert.Contains("First load: 10 users, 3 compounds, 11 experiments added.", first.StderrLines);
+
+        WriteEditedSample(files);
+        var second = await CliProcess.RunAsync("etl", "--data", files.Directory, "--db", SqliteFile, "--json");
+
+        Assert.True(second.ExitCode == 0, second.ToString());
+        var report = JsonDocument.Parse(second.Stdout).RootElement;
+        var changes = report.GetProperty("changes");
+        Assert.Equal(SucceededRunId(second), changes.GetProperty("run_id").GetString());
+        Assert.Equal(SucceededRunId(first), changes.GetProperty("previous_run_id").GetString());
+        AssertCounts(changes.GetProperty("users"), 1, 0, 1, 9);
+        AssertCounts(changes.GetProperty("compounds"), 0, 0, 0, 3);
+        AssertCounts(changes.GetProperty("experiments"), 1, 1, 0, 10);
+        Assert.Equal(1, changes.GetProperty("fav_compound_changed").GetInt64());
+        Assert.Equal(2, changes.GetProperty("count_changed").GetInt64());
+        Assert.Equal(1.1, changes.GetProperty("average_experiment_count").GetProperty("before").GetDouble());
+        Assert.Equal(1.0, changes.GetProperty("average_experiment_count").GetProperty("after").GetDouble());
+
+        // The rest is GET /report's JSON, as `report --json` prints it: "changes" is the one property added.
+        var stored = await CliProcess.RunAsync("report", "--db", SqliteFile, "--json");
+        Assert.True(stored.ExitCode == 0, stored.ToString());
+        var reportProperties = JsonDocument.Parse(stored.Stdout).RootElement.EnumerateObject().Select(p => p.Name).ToList();
+        Assert.Equal([.. reportProperties, "changes"], report.EnumerateObject().Select(p => p.Name).ToList());
+        Assert.Equal(11, report.GetProperty("user_count").GetInt64());
+    }
+
+    static void AssertCounts(JsonElement counts, long added, long removed, long changed, long unchanged) =>
+        Assert.Equal(
+            (added, removed, changed, unchanged),
+            (counts.GetProperty("added").GetInt64(), counts.GetProperty("removed").GetInt64(),
+                counts.GetProperty("changed").GetInt64(), counts.GetProperty("unchanged").GetInt64()));
 
     [Fact]
     public async Task Invalid_input_exits_2_with_file_line_column_errors_and_keeps_the_previous_data()
