@@ -99,6 +99,16 @@ sealed class ChangeRecorder(DbConnection connection, DbTransaction? transaction,
             new AverageChange(previous is null ? null : Averages.PerUser(previous.Experiments, previous.Users), Averages.PerUser(current.Experiments, current.Users)));
     }
 
+    /// <summary>
+    /// Sets the load's end in its data set record and its history entry, once the change is recorded: the time it
+    /// took is part of the load.
+    /// </summary>
+    public void Stamp(Guid runId, DateTimeOffset loadedAt, CancellationToken cancellationToken)
+    {
+        Execute($"UPDATE {sql.Loaded(DataSetTables.DataSet)} SET loaded_at = $1", cancellationToken, loadedAt);
+        Execute($"UPDATE {ChangeTables.History.Name} SET loaded_at = $1 WHERE run_id = $2", cancellationToken, loadedAt, runId);
+    }
+
     /// <summary>The rows of a table that were added, removed or changed, as (id, kind), by one join of the two data sets by id.</summary>
     /// <param name="alsoJoinOn">Conditions the join needs besides the id, each followed by AND.</param>
     public static string Differing(ChangeSql sql, DataSetTable table, string id, string fieldsDiffer, string alsoJoinOn = "") => $"""

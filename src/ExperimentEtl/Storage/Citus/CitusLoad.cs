@@ -120,7 +120,10 @@ sealed class CitusLoad : IDataSetLoad
             command.ExecuteNonQuery();
         }
         // Both generations are committed on every node now; the change is written on the coordinator, published with the pointer.
-        run = run with { Changes = new ChangeRecorder(_publish, _publishTransaction, new CitusChangeSql(_previousSchema, Generations.Schema(_generation), _colocated), _changes).Record(cancellationToken) };
+        var changes = new ChangeRecorder(_publish, _publishTransaction, new CitusChangeSql(_previousSchema, Generations.Schema(_generation), _colocated), _changes);
+        run = run with { Changes = changes.Record(cancellationToken) };
+        run = run with { FinishedAt = clock.GetUtcNow() };
+        changes.Stamp(run.RunId, run.FinishedAt.Value, cancellationToken);
         PgSql.Execute(_publish, _publishTransaction, Generations.Publish(_generation), cancellationToken);
         PostgresStoreBase.SaveRunIn(_publish, run);
         // Cancelled until here, the written generation is never published (the next load drops it).

@@ -152,7 +152,10 @@ sealed class PostgresLoad : IDataSetLoad
                 command.Parameters.Add(new NpgsqlParameter<long> { TypedValue = features.ActiveUserCount });
                 command.ExecuteNonQuery();
             }
-            run = run with { Changes = new ChangeRecorder(_connection, _transaction, new PostgresChangeSql(_previousSchema, _schema), _changes).Record(cancellationToken) };
+            var changes = new ChangeRecorder(_connection, _transaction, new PostgresChangeSql(_previousSchema, _schema), _changes);
+            run = run with { Changes = changes.Record(cancellationToken) };
+            run = run with { FinishedAt = clock.GetUtcNow() };
+            changes.Stamp(run.RunId, run.FinishedAt.Value, cancellationToken);
             PgSql.Execute(_connection, _transaction, Generations.Publish(_generation), cancellationToken);
             PostgresStoreBase.SaveRunIn(_connection, run);
             cancellationToken.ThrowIfCancellationRequested();

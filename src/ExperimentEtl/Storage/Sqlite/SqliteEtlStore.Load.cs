@@ -148,7 +148,10 @@ public sealed partial class SqliteEtlStore
                 command.Parameters.AddWithValue("$active_users", features.ActiveUserCount);
                 command.ExecuteNonQuery();
             }
-            var change = new ChangeRecorder(_connection, _transaction, new SqliteChangeSql(), _changes).Record(cancellationToken);
+            var changes = new ChangeRecorder(_connection, _transaction, new SqliteChangeSql(), _changes);
+            var change = changes.Record(cancellationToken);
+            run = run with { FinishedAt = clock.GetUtcNow() };
+            changes.Stamp(run.RunId, run.FinishedAt.Value, cancellationToken);
             Execute(_connection, string.Concat(DataSetTables.All.Select(t => $"DROP TABLE {SqliteChangeSql.OldPrefix}{t.Name};")), _transaction);
             run = run with { Changes = change };
             SaveRunRecord(_connection, _transaction, run);
