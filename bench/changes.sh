@@ -18,8 +18,7 @@
 #      server time of the change's own statements (those on etl_chg_*, change_* and load_history, from the server
 #      log: zero for the before build) and the load average before it; the medians per build and kind; and the change
 #      of the last edit load (GET /api/etl/runs/{id}/changes). Results also in bench/out/.
-#      Compare /csv, not duration_seconds: the run record's end is taken before the change is computed and the load
-#      committed, so duration_seconds leaves the change out.
+#      /csv also holds the server's start-up wait and the commit; duration_seconds (since 95b14d5) holds the change.
 # Environment: BENCH_REPS (3)  BENCH_DATA_DIR (as bench/run.sh)  BENCH_RUN_TIMEOUT (3600)  BENCH_READY_TIMEOUT (120)
 #   BENCH_EDIT (0.01)  BENCH_SERVER_ENV (extra VAR=value settings for the server, e.g. ETL_MEMORY_LIMIT_MB=256)
 #   BENCH_SQLITE=1  also one first, repeat and edit load per build into a SQLite file (no statement times there)

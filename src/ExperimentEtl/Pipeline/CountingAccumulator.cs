@@ -1,3 +1,4 @@
+using ExperimentEtl.Csv;
 using ExperimentEtl.Model;
 
 namespace ExperimentEtl.Pipeline;
@@ -12,7 +13,7 @@ public sealed class CountingAccumulator : IFeatureAccumulator
     readonly IdSet _users = new();
     long _experiments;
 
-    public bool AddUser(int userId) => _users.Add(userId);
+    public bool AddUser(in UserRow row) => _users.Add(row.UserId);
 
     public bool HasUser(int userId) => _users.Contains(userId);
 
@@ -20,7 +21,7 @@ public sealed class CountingAccumulator : IFeatureAccumulator
     {
     }
 
-    public void AddExperiment(int userId, ReadOnlySpan<int> distinctCompoundIds) => _experiments++;
+    public void AddExperiment(in ExperimentRow row) => _experiments++;
 
     public DataSetFeatures Build(long compoundCount) => new(_users.Count, compoundCount, _experiments, 0, [], [], []);
 

@@ -59,7 +59,7 @@ public static class EtlPipeline
             long loaded = 0;
             while (reader.TryRead(out var row))
             {
-                if (!features.AddUser(row.UserId))
+                if (!features.AddUser(row))
                 {
                     records.FieldError(0, $"user_id {row.UserId} appears more than once; ids must be unique");
                 }
@@ -131,7 +131,7 @@ public static class EtlPipeline
                 }
                 if (valid && !errors.HasErrors)
                 {
-                    features.AddExperiment(row.UserId, row.CompoundIds);
+                    features.AddExperiment(row);
                     writer.Write(row);
                     loaded++;
                 }

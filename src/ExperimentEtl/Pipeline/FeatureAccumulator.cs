@@ -1,3 +1,4 @@
+using ExperimentEtl.Csv;
 using ExperimentEtl.Model;
 
 namespace ExperimentEtl.Pipeline;
@@ -13,6 +14,8 @@ public sealed class FeatureAccumulator(MemoryBudget? budget = null) : IFeatureAc
     readonly List<int> _userIds = [];
     readonly Dictionary<int, int> _userIndex = [];
     int[] _experimentCounts = new int[1024];
+    long[] _rowFingerprints = new long[1024];
+    long[] _experimentsFingerprints = new long[1024];
 
     PairCounter? _pairs;
     int? _maxCompoundId;
@@ -24,8 +27,11 @@ public sealed class FeatureAccumulator(MemoryBudget? budget = null) : IFeatureAc
     /// <summary>How many sorted runs of pairs went to disk.</summary>
     public int SpilledRuns => _pairs?.SpilledRuns ?? 0;
 
+    /// <summary>Registers a user with the fingerprint of its fields; false when the id is already registered.</summary>
+    public bool AddUser(in UserRow row) => AddUser(row.UserId, RowFingerprints.User(row));
+
     /// <summary>Registers a user; false when the id is already registered.</summary>
-    public bool AddUser(int userId)
+    public bool AddUser(int userId, long fingerprint = 0)
     {
         var index = _userIds.Count;
         if (_denseIndex is { } dense)
@@ -41,7 +47,7 @@ public sealed class FeatureAccumulator(MemoryBudget? budget = null) : IFeatureAc
                     return false;
                 }
                 _denseIndex[userId] = index + 1;
-                AddIndex(userId);
+                AddIndex(userId, fingerprint);
                 return true;
             }
             // Too sparse (or too large) for an array: a dictionary from here on.
@@ -55,17 +61,20 @@ public sealed class FeatureAccumulator(MemoryBudget? budget = null) : IFeatureAc
         {
             return false;
         }
-        AddIndex(userId);
+        AddIndex(userId, fingerprint);
         return true;
     }
 
-    void AddIndex(int userId)
+    void AddIndex(int userId, long fingerprint)
     {
         _userIds.Add(userId);
         if (_userIds.Count > _experimentCounts.Length)
         {
             Array.Resize(ref _experimentCounts, _experimentCounts.Length * 2);
+            Array.Resize(ref _rowFingerprints, _experimentCounts.Length);
+            Array.Resize(ref _experimentsFingerprints, _experimentCounts.Length);
         }
+        _rowFingerprints[_userIds.Count - 1] = fingerprint;
     }
 
     public bool HasUser(int userId) => IndexOf(userId) >= 0;
@@ -106,8 +115,12 @@ public sealed class FeatureAccumulator(MemoryBudget? budget = null) : IFeatureAc
             ? ((uint)userId < (uint)dense.Length ? dense[userId] - 1 : -1)
             : _userIndex.GetValueOrDefault(userId, -1);
 
+    /// <summary>Counts one experiment of a registered user and adds its fingerprint to the user's.</summary>
+    public void AddExperiment(in ExperimentRow row) =>
+        AddExperiment(row.UserId, row.CompoundIds, RowFingerprints.Experiment(row.ExperimentId, row.RunTime, row.CompoundIds));
+
     /// <summary>Counts one experiment of a registered user; <paramref name="distinctCompoundIds"/> holds no repeats.</summary>
-    public void AddExperiment(int userId, ReadOnlySpan<int> distinctCompoundIds)
+    public void AddExperiment(int userId, ReadOnlySpan<int> distinctCompoundIds, long fingerprint = 0)
     {
         var index = IndexOf(userId);
         if (index < 0)
@@ -115,6 +128,7 @@ public sealed class FeatureAccumulator(MemoryBudget? budget = null) : IFeatureAc
             throw new ArgumentException($"user {userId} is not registered", nameof(userId));
         }
         _experimentCounts[index]++;
+        _experimentsFingerprints[index] = unchecked(_experimentsFingerprints[index] + fingerprint);
         ExperimentCount++;
         _pairs ??= new PairCounter(_userIds.Count, _maxCompoundId, budget);
         foreach (var compoundId in distinctCompoundIds)
@@ -157,7 +171,7 @@ public sealed class FeatureAccumulator(MemoryBudget? budget = null) : IFeatureAc
             }
         }
         return new DataSetFeatures(userCount, compoundCount, ExperimentCount, active,
-            new UserFeatures(_userIds, _experimentCounts, bestCompound),
+            new UserFeatures(_userIds, _experimentCounts, bestCompound, _rowFingerprints, _experimentsFingerprints),
             Favorites(_pairs, _userIds, bestCount),
             [.. compounds.OrderBy(c => c.Key).Select(c => new CompoundFeature(c.Key, c.Value.Experiments, c.Value.Users))]);
     }
@@ -177,7 +191,8 @@ public sealed class FeatureAccumulator(MemoryBudget? budget = null) : IFeatureAc
     public void Dispose() => _pairs?.Dispose();
 
     /// <summary>The users' features, made on demand from the per-user arrays rather than held as 16-byte records.</summary>
-    sealed class UserFeatures(List<int> userIds, int[] experimentCounts, int[] bestCompound) : IReadOnlyList<UserFeature>
+    sealed class UserFeatures(List<int> userIds, int[] experimentCounts, int[] bestCompound, long[] rowFingerprints, long[] experimentsFingerprints)
+        : IReadOnlyList<UserFeature>
     {
         public int Count => userIds.Count;
 
@@ -186,7 +201,8 @@ public sealed class FeatureAccumulator(MemoryBudget? budget = null) : IFeatureAc
             get
             {
                 var experiments = experimentCounts[index];
-                return new UserFeature(userIds[index], experiments, experiments > 0 ? bestCompound[index] : null);
+                return new UserFeature(userIds[index], experiments, experiments > 0 ? bestCompound[index] : null,
+                    rowFingerprints[index], experimentsFingerprints[index]);
             }
         }
 

@@ -1,3 +1,4 @@
+using ExperimentEtl.Csv;
 using ExperimentEtl.Model;
 
 namespace ExperimentEtl.Pipeline;
@@ -7,15 +8,15 @@ namespace ExperimentEtl.Pipeline;
 public interface IFeatureAccumulator : IDisposable
 {
     /// <summary>Registers a user; false when the id is already registered.</summary>
-    bool AddUser(int userId);
+    bool AddUser(in UserRow row);
 
     bool HasUser(int userId);
 
     /// <summary>Declares that every user is registered and gives the largest compound id.</summary>
     void StartExperiments(int maxCompoundId);
 
-    /// <summary>Counts one experiment of a registered user; <paramref name="distinctCompoundIds"/> holds no repeats.</summary>
-    void AddExperiment(int userId, ReadOnlySpan<int> distinctCompoundIds);
+    /// <summary>Counts one experiment of a registered user; its compound ids hold no repeats.</summary>
+    void AddExperiment(in ExperimentRow row);
 
     DataSetFeatures Build(long compoundCount);
 }

@@ -52,9 +52,12 @@ public static class DataSetTables
 
     // The favourite's name is copied here so that the report reads two tables, not three: at 1M users the join with
     // compounds took more than half of the report's query time on PostgreSQL.
+    // The fingerprints (Pipeline/RowFingerprints.cs) let the next load's change compare only the users whose rows moved;
+    // null on Citus, which derives the features on the workers and compares by joining.
     public static readonly DataSetTable UserFeatures = new("user_features",
         [new("user_id", ColumnType.WholeNumber), new("experiment_count", ColumnType.WholeNumber), new("fav_compound_id", ColumnType.WholeNumber, Nullable: true),
-         new("fav_compound_name", ColumnType.Text, Nullable: true)],
+         new("fav_compound_name", ColumnType.Text, Nullable: true),
+         new("row_fingerprint", ColumnType.LargeWholeNumber, Nullable: true), new("experiments_fingerprint", ColumnType.LargeWholeNumber, Nullable: true)],
         ["user_id"], "user_id", Loaded: false);
 
     public static readonly DataSetTable UserFavorites = new("user_favorites",

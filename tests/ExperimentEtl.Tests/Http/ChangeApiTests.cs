@@ -133,11 +133,12 @@ public sealed class ChangeApiTests
         var client = app.CreateClient();
         var first = await LoadAsync(client);
 
-        // What a version without change tracking left: id lists in the order listed, and no history.
+        // What a version without change tracking left: id lists in the order listed, no users' fingerprints, no history.
         if (backend == Backend.Postgres)
         {
             await using var command = app.Services.GetRequiredService<NpgsqlDataSource>().CreateCommand("""
-                DO $$ BEGIN EXECUTE format('UPDATE etl_gen_%s.experiments SET compound_ids = ARRAY(SELECT unnest(compound_ids) ORDER BY 1 DESC)',
+                DO $$ BEGIN EXECUTE format('UPDATE etl_gen_%1$s.experiments SET compound_ids = ARRAY(SELECT unnest(compound_ids) ORDER BY 1 DESC);
+                    ALTER TABLE etl_gen_%1$s.user_features DROP COLUMN row_fingerprint, DROP COLUMN experiments_fingerprint',
                     (SELECT generation FROM data_generation)); END $$;
                 DELETE FROM load_history;
                 """);
@@ -147,14 +148,27 @@ public sealed class ChangeApiTests
         {
             await using var connection = await app.Services.GetRequiredService<IEtlStore>().OpenReadConnectionAsync(CancellationToken.None);
             await using var command = connection.CreateCommand();
-            command.CommandText = "UPDATE experiments SET compound_ids = '2;1' WHERE compound_ids = '1;2'; UPDATE experiments SET compound_ids = '3;1;2' WHERE compound_ids = '1;2;3'; DELETE FROM load_history;";
+            command.CommandText = """
+                UPDATE experiments SET compound_ids = '2;1' WHERE compound_ids = '1;2'; UPDATE experiments SET compound_ids = '3;1;2' WHERE compound_ids = '1;2;3';
+                ALTER TABLE user_features DROP COLUMN row_fingerprint; ALTER TABLE user_features DROP COLUMN experiments_fingerprint;
+                DELETE FROM load_history;
+                """;
             await command.ExecuteNonQueryAsync();
         }
 
+        // Compared whole, by joining: only the experiment whose run time was edited differs.
+        files.Write("user_experiments.csv", File.ReadAllText(Path.Combine(files.Directory, "user_experiments.csv")).Replace("11,\t10,\t1;3,\t60", "11,\t10,\t3;1,\t61", StringComparison.Ordinal));
         var second = await LoadAsync(client);
         var change = await GetAsync(client, $"/api/etl/runs/{second}/changes");
         Assert.Equal(first, change.GetProperty("previous_run_id").GetString());
-        Assert.Equal("added=0 removed=0 changed=0 unchanged=11", Counts(change, "experiments"));
+        Assert.Equal("added=0 removed=0 changed=1 unchanged=10", Counts(change, "experiments"));
+        Assert.Equal("11", await IdsAsync(client, second, "experiments", "changed"));
         Assert.Equal("added=0 removed=0 changed=0 unchanged=10", Counts(change, "users"));
+
+        // The next load compares by fingerprints again: the same files change nothing.
+        var third = await LoadAsync(client);
+        var again = await GetAsync(client, $"/api/etl/runs/{third}/changes");
+        Assert.Equal("added=0 removed=0 changed=0 unchanged=11", Counts(again, "experiments"));
+        Assert.Equal("added=0 removed=0 changed=0 unchanged=10", Counts(again, "users"));
     }
 }

@@ -126,15 +126,17 @@ public sealed class TestStore : IAsyncDisposable
         IFeatureAccumulator features = load.DerivesFeatures ? new CountingAccumulator() : new FeatureAccumulator();
         Write(load.OpenUsers(), Enumerable.Range(1, users).Select(id =>
         {
-            features.AddUser(id);
-            return new UserRow(id, $"{tag} {id}", $"user{id}@example.com", new DateOnly(2024, 1, 1));
+            var user = new UserRow(id, $"{tag} {id}", $"user{id}@example.com", new DateOnly(2024, 1, 1));
+            features.AddUser(user);
+            return user;
         }));
         Write(load.OpenCompounds(), [new CompoundRow(10, $"{tag} compound", "C"), new CompoundRow(11, "Other", "O")]);
         features.StartExperiments(11);
         Write(load.OpenExperiments(), Enumerable.Range(1, users).Select(id =>
         {
-            features.AddExperiment(id, [10]);
-            return new ExperimentRow(id, id, [10], 5);
+            var experiment = new ExperimentRow(id, id, [10], 5);
+            features.AddExperiment(experiment);
+            return experiment;
         }));
         return features;
     }

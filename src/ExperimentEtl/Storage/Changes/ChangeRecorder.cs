@@ -4,15 +4,17 @@ using ExperimentEtl.Model;
 namespace ExperimentEtl.Storage.Changes;
 
 /// <summary>
-/// Computes what a load changed, inside the load's transaction, once both data sets are complete: the replaced one
-/// and the loaded one are joined by id in the database and every stored field compared, so the change is exact (no
-/// hash that could collide) and takes no memory in the process. It writes the counts into the history and the
-/// changed rows, with their values before and after, into the change lists; the load's commit publishes them with
-/// the data set.
+/// Computes what a load changed, inside the load's transaction, once both data sets are complete, and writes the
+/// counts into the history and the changed rows, with their values before and after, into the change lists; the
+/// load's commit publishes them with the data set. No memory in the process: the database compares.
 /// </summary>
 /// <remarks>
-/// The joins read both data sets once more: measured in docs/benchmarks.md. Scratch tables hold the ids that differ
-/// (a few for a typical export) so that the counts and the lists read them rather than joining again.
+/// Where both data sets keep their users' fingerprints (PostgreSQL, SQLite), one join of the two user_features tables
+/// picks the users that may have changed and only their rows and experiments are compared field by field
+/// (<see cref="CompareByFingerprints"/>); a change is missed only if a 64-bit fingerprint fails to move, a chance of
+/// about 2^-64 per changed user. Otherwise (Citus, or a data set loaded before fingerprints) both data sets are
+/// joined whole by id and every field compared (<see cref="CompareAll"/>). Costs: docs/benchmarks.md. Scratch tables
+/// hold the ids that differ, so that the counts and the lists read them rather than joining again.
 /// </remarks>
 sealed class ChangeRecorder(DbConnection connection, DbTransaction? transaction, ChangeSql sql, ChangeListSettings settings)
 {
@@ -48,19 +50,16 @@ sealed class ChangeRecorder(DbConnection connection, DbTransaction? transaction,
             // A data set loaded before change tracking stored each experiment's ids in the order listed.
             var tracked = previous.RunId is { } previousRun && InHistory(previousRun, cancellationToken);
             var oldIds = tracked ? "o.compound_ids" : sql.SortedIds("o.compound_ids");
-            Execute(sql.CreateScratch(UsersDiff, Differing(sql, DataSetTables.Users, "user_id",
-                "o.name <> n.name OR o.email <> n.email OR o.signup_date <> n.signup_date")), cancellationToken);
             Execute(sql.CreateScratch(CompoundsDiff, Differing(sql, DataSetTables.Compounds, "compound_id",
                 "o.name <> n.name OR o.structure <> n.structure")), cancellationToken);
-            Execute(sql.CreateScratch(ExperimentsDiff, sql.ExperimentsDiffering(oldIds)), cancellationToken);
-            Execute(sql.CreateScratch(FeaturesDiff, $"""
-                SELECT n.user_id AS id,
-                       CASE WHEN o.fav_compound_id IS NULL AND n.fav_compound_id IS NULL OR o.fav_compound_id = n.fav_compound_id THEN 0 ELSE 1 END AS fav,
-                       CASE WHEN o.experiment_count <> n.experiment_count THEN 1 ELSE 0 END AS cnt
-                FROM {sql.Replaced(DataSetTables.UserFeatures)} o JOIN {sql.Loaded(DataSetTables.UserFeatures)} n ON n.user_id = o.user_id
-                WHERE o.experiment_count <> n.experiment_count
-                   OR NOT (o.fav_compound_id IS NULL AND n.fav_compound_id IS NULL OR o.fav_compound_id = n.fav_compound_id)
-                """), cancellationToken);
+            if (sql.KeepsFingerprints && HasFingerprints(cancellationToken))
+            {
+                CompareByFingerprints(oldIds, cancellationToken);
+            }
+            else
+            {
+                CompareAll(oldIds, cancellationToken);
+            }
             users = Counts(UsersDiff, current.Users, cancellationToken);
             compounds = Counts(CompoundsDiff, current.Compounds, cancellationToken);
             experiments = Counts(ExperimentsDiff, current.Experiments, cancellationToken);
@@ -100,6 +99,69 @@ sealed class ChangeRecorder(DbConnection connection, DbTransaction? transaction,
     }
 
     /// <summary>
+    /// Both data sets keep their users' fingerprints: one join of the two user_features tables finds the users added,
+    /// removed, or whose own fields or experiments may have changed, and only those users' rows and experiments are
+    /// compared field by field. For an export that changed a little this reads the experiments once per data set at
+    /// most, and not at all when no user's experiments moved.
+    /// </summary>
+    void CompareByFingerprints(string oldIds, CancellationToken cancellationToken)
+    {
+        Execute(sql.CreateScratch(FeaturesDiff, $"""
+            SELECT coalesce(n.user_id, o.user_id) AS id,
+                   CASE WHEN o.user_id IS NULL THEN '{ChangeKinds.Added}' WHEN n.user_id IS NULL THEN '{ChangeKinds.Removed}' ELSE '{ChangeKinds.Changed}' END AS kind,
+                   CASE WHEN o.row_fingerprint = n.row_fingerprint THEN 0 ELSE 1 END AS row_moved,
+                   CASE WHEN o.experiments_fingerprint = n.experiments_fingerprint THEN 0 ELSE 1 END AS experiments_moved,
+                   {FavoriteMoved} AS fav, {CountMoved} AS cnt
+            FROM {sql.Replaced(DataSetTables.UserFeatures)} o FULL JOIN {sql.Loaded(DataSetTables.UserFeatures)} n ON n.user_id = o.user_id
+            WHERE o.user_id IS NULL OR n.user_id IS NULL
+               OR o.row_fingerprint <> n.row_fingerprint OR o.experiments_fingerprint <> n.experiments_fingerprint
+               OR o.experiment_count <> n.experiment_count OR o.fav_compound_id IS DISTINCT FROM n.fav_compound_id
+            """), cancellationToken);
+        Execute(sql.CreateScratch(UsersDiff, $"""
+            SELECT id, kind FROM {sql.Scratch(FeaturesDiff)} WHERE kind <> '{ChangeKinds.Changed}'
+            UNION ALL
+            SELECT c.id, c.kind FROM {sql.Scratch(FeaturesDiff)} c
+            JOIN {sql.Replaced(DataSetTables.Users)} o ON o.user_id = c.id JOIN {sql.Loaded(DataSetTables.Users)} n ON n.user_id = c.id
+            WHERE c.kind = '{ChangeKinds.Changed}' AND c.row_moved = 1 AND ({UserFieldsDiffer})
+            """), cancellationToken);
+        var movedUsers = $"SELECT id FROM {sql.Scratch(FeaturesDiff)} WHERE experiments_moved = 1";
+        Execute(sql.CreateScratch(ExperimentsDiff, Count(movedUsers, cancellationToken) == 0
+            ? $"SELECT experiment_id AS id, '{ChangeKinds.Changed}' AS kind FROM {sql.Loaded(DataSetTables.Experiments)} WHERE 1 = 0"
+            : sql.ExperimentsDiffering(oldIds, $"WHERE user_id IN ({movedUsers})")), cancellationToken);
+    }
+
+    /// <summary>Compares every row of both data sets: for a data set without fingerprints (loaded before them, or on Citus).</summary>
+    void CompareAll(string oldIds, CancellationToken cancellationToken)
+    {
+        Execute(sql.CreateScratch(UsersDiff, Differing(sql, DataSetTables.Users, "user_id", UserFieldsDiffer)), cancellationToken);
+        Execute(sql.CreateScratch(ExperimentsDiff, sql.ExperimentsDiffering(oldIds)), cancellationToken);
+        Execute(sql.CreateScratch(FeaturesDiff, $"""
+            SELECT n.user_id AS id, {FavoriteMoved} AS fav, {CountMoved} AS cnt
+            FROM {sql.Replaced(DataSetTables.UserFeatures)} o JOIN {sql.Loaded(DataSetTables.UserFeatures)} n ON n.user_id = o.user_id
+            WHERE o.experiment_count <> n.experiment_count OR o.fav_compound_id IS DISTINCT FROM n.fav_compound_id
+            """), cancellationToken);
+    }
+
+    const string UserFieldsDiffer = "o.name <> n.name OR o.email <> n.email OR o.signup_date <> n.signup_date";
+
+    // Only for users present before and after: an added or removed user has no favourite or count that moved.
+    const string FavoriteMoved = "CASE WHEN o.user_id IS NOT NULL AND n.user_id IS NOT NULL AND o.fav_compound_id IS DISTINCT FROM n.fav_compound_id THEN 1 ELSE 0 END";
+    const string CountMoved = "CASE WHEN o.experiment_count <> n.experiment_count THEN 1 ELSE 0 END";
+
+    /// <summary>Whether the replaced data set kept its users' fingerprints (the loaded one always does where they are kept).</summary>
+    bool HasFingerprints(CancellationToken cancellationToken) =>
+        Count(sql.ColumnExists(DataSetTables.UserFeatures, "experiments_fingerprint"), cancellationToken) > 0;
+
+    long Count(string query, CancellationToken cancellationToken)
+    {
+        cancellationToken.ThrowIfCancellationRequested();
+        using var command = DbCommands.Create(connection, transaction, $"SELECT count(*) FROM ({query}) q");
+        command.CommandTimeout = 0;
+        using var stop = cancellationToken.Register(command.Cancel);
+        return Convert.ToInt64(command.ExecuteScalar(), System.Globalization.CultureInfo.InvariantCulture);
+    }
+
+    /// <summary>
     /// Sets the load's end in its data set record and its history entry, once the change is recorded: the time it
     /// took is part of the load.
     /// </summary>
@@ -111,12 +173,15 @@ sealed class ChangeRecorder(DbConnection connection, DbTransaction? transaction,
 
     /// <summary>The rows of a table that were added, removed or changed, as (id, kind), by one join of the two data sets by id.</summary>
     /// <param name="alsoJoinOn">Conditions the join needs besides the id, each followed by AND.</param>
-    public static string Differing(ChangeSql sql, DataSetTable table, string id, string fieldsDiffer, string alsoJoinOn = "") => $"""
+    /// <param name="only">A WHERE clause that both data sets' rows are filtered by before the join, or empty for all rows.</param>
+    public static string Differing(ChangeSql sql, DataSetTable table, string id, string fieldsDiffer, string alsoJoinOn = "", string only = "") => $"""
         SELECT coalesce(n.{id}, o.{id}) AS id,
                CASE WHEN o.{id} IS NULL THEN '{ChangeKinds.Added}' WHEN n.{id} IS NULL THEN '{ChangeKinds.Removed}' ELSE '{ChangeKinds.Changed}' END AS kind
-        FROM {sql.Replaced(table)} o FULL JOIN {sql.Loaded(table)} n ON {alsoJoinOn}n.{id} = o.{id}
+        FROM {Rows(sql.Replaced(table), only)} o FULL JOIN {Rows(sql.Loaded(table), only)} n ON {alsoJoinOn}n.{id} = o.{id}
         WHERE o.{id} IS NULL OR n.{id} IS NULL OR {fieldsDiffer}
         """;
+
+    static string Rows(string table, string only) => only.Length == 0 ? table : $"(SELECT * FROM {table} {only})";
 
     DataSetCounts? ReadCounts(string dataSet, CancellationToken cancellationToken)
     {

@@ -38,8 +38,18 @@ public abstract class ChangeSql
     /// The experiments that differ, as (id, kind). By default one join by id; a database that cannot join the two data
     /// sets by experiment id overrides it (Citus, where experiments are distributed by user).
     /// </summary>
-    public virtual string ExperimentsDiffering(string oldIds) => ChangeRecorder.Differing(this, DataSetTables.Experiments,
-        "experiment_id", $"o.user_id <> n.user_id OR o.run_time <> n.run_time OR {oldIds} <> n.compound_ids");
+    /// <param name="only">A WHERE clause that both data sets' experiments are filtered by before the join, or empty.</param>
+    public virtual string ExperimentsDiffering(string oldIds, string only = "") => ChangeRecorder.Differing(this, DataSetTables.Experiments,
+        "experiment_id", $"o.user_id <> n.user_id OR o.run_time <> n.run_time OR {oldIds} <> n.compound_ids", only: only);
+
+    /// <summary>
+    /// Whether loads keep the users' fingerprints in user_features. Not on Citus, where the workers derive the features
+    /// from the loaded rows: its change joins the two data sets whole.
+    /// </summary>
+    public virtual bool KeepsFingerprints => true;
+
+    /// <summary>A query with one row if the replaced data set's table has the column (a data set loaded by an earlier version may not).</summary>
+    public abstract string ColumnExists(DataSetTable table, string column);
 }
 
 /// <summary>The change's SQL on PostgreSQL: both data sets are generations, schemas side by side.</summary>
@@ -60,6 +70,9 @@ public class PostgresChangeSql(string oldSchema, string newSchema) : ChangeSql
     public override string CreateScratch(string name, string query) => $"CREATE UNLOGGED TABLE {Scratch(name)} AS {query}";
 
     public override string SortedIds(string column) => $"(SELECT array_agg(DISTINCT x ORDER BY x) FROM unnest({column}) AS x)";
+
+    public override string ColumnExists(DataSetTable table, string column) =>
+        $"SELECT 1 FROM pg_attribute WHERE attrelid = '{Replaced(table)}'::regclass AND attname = '{column}' AND NOT attisdropped";
 }
 
 /// <summary>The change's SQL on SQLite: the load renames the replaced data set's tables to <c>prev_*</c> and drops them at its commit.</summary>
@@ -82,4 +95,6 @@ public sealed class SqliteChangeSql : ChangeSql
 
     public override string SortedIds(string column) =>
         $"(SELECT group_concat(v, ';') FROM (SELECT DISTINCT CAST(value AS INTEGER) AS v FROM json_each('[' || replace({column}, ';', ',') || ']') ORDER BY v))";
+
+    public override string ColumnExists(DataSetTable table, string column) => $"SELECT 1 FROM pragma_table_info('{Replaced(table)}') WHERE name = '{column}'";
 }

@@ -181,7 +181,7 @@ sealed class PostgresLoad : IDataSetLoad
         using var transaction = connection.BeginTransaction();
         PgLocks.WatchForDeadClient(connection, transaction);
         PgSql.Execute(connection, transaction, string.Concat(DataSetTables.Features.Select(t => PgSchema.CreateTable(_schema, t))), cancellationToken);
-        PgSql.CopyAll(connection, CopyInto(DataSetTables.UserFeatures), 4, features.Users,
+        PgSql.CopyAll(connection, CopyInto(DataSetTables.UserFeatures), 6, features.Users,
             (copy, f) =>
             {
                 copy.WriteInt32(f.UserId);
@@ -196,6 +196,8 @@ sealed class PostgresLoad : IDataSetLoad
                     copy.WriteNull();
                     copy.WriteNull();
                 }
+                copy.WriteInt64(f.RowFingerprint);
+                copy.WriteInt64(f.ExperimentsFingerprint);
             });
         cancellationToken.ThrowIfCancellationRequested();
         PgSql.CopyAll(connection, CopyInto(DataSetTables.UserFavorites), 3, features.Favorites,

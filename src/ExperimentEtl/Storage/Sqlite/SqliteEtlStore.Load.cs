@@ -110,13 +110,15 @@ public sealed partial class SqliteEtlStore
                     p.Set(5, r.Reject.Raw);
                     p.Set(6, r.Reject.Reason);
                 }, cancellationToken);
-            InsertAll("INSERT INTO user_features (user_id, experiment_count, fav_compound_id, fav_compound_name) VALUES ($1, $2, $3, $4)", features.Users,
+            InsertAll($"INSERT INTO user_features ({DataSetTables.UserFeatures.ColumnList}) VALUES ($1, $2, $3, $4, $5, $6)", features.Users,
                 (p, f) =>
                 {
                     p.Set(1, f.UserId);
                     p.Set(2, f.ExperimentCount);
                     p.Set(3, f.FavoriteCompoundId);
                     p.Set(4, f.FavoriteCompoundId is { } favorite ? _compoundNames.GetValueOrDefault(favorite) : null);
+                    p.Set(5, f.RowFingerprint);
+                    p.Set(6, f.ExperimentsFingerprint);
                 }, cancellationToken);
             InsertAll("INSERT INTO user_favorites (user_id, compound_id, experiments) VALUES ($1, $2, $3)", features.Favorites,
                 static (p, f) =>
