@@ -267,6 +267,51 @@ public sealed class ProcessTests
     }
 
     [Theory]
+    [InlineData("kill -9")]
+    [InlineData("SIGTERM")]
+    public async Task A_server_stopped_while_computing_its_change_leaves_the_data_set_and_history_intact(string stop)
+    {
+        var database = await TestPostgres.CreateDatabaseAsync();
+        using var files = TestFiles.BundledSample();
+        await using var server = await ServerProcess.StartAsync(Environment(database, files.Directory));
+        var first = await server.Client.PostAsync("/api/etl/runs?wait=true", null);
+        Assert.Equal(HttpStatusCode.OK, first.StatusCode);
+        var firstRun = (await first.ReadJsonAsync()).GetProperty("run_id").GetString();
+        var before = await ReportAsync(server.Client);
+        var users = Path.Combine(files.Directory, "users.csv");
+        File.WriteAllText(users, File.ReadAllText(users).Replace("Alice", "Alicia", StringComparison.Ordinal));
+
+        await using var held = await HeldPublish.HoldChangeAsync(database);
+        var runId = (await (await server.Client.PostAsync("/api/etl/runs", null)).ReadJsonAsync()).GetProperty("run_id").GetString()!;
+        await held.WaitForLoadAsync();
+        if (stop == "SIGTERM")
+        {
+            var exit = await server.TerminateAsync(TimeSpan.FromSeconds(10));
+            await held.ReleaseAsync();
+            Assert.True(exit < TimeSpan.FromSeconds(10), $"exit took {exit}");
+        }
+        else
+        {
+            await server.KillAsync();
+            await held.ReleaseAsync();
+        }
+
+        await using var restarted = await ServerProcess.StartAsync(Environment(database, files.Directory));
+        var run = await WaitForStatusAsync(restarted.Client, runId, status => status is not ("queued" or "running"), seconds: 15);
+        Assert.Equal(stop == "SIGTERM" ? "cancelled" : "failed", run.GetProperty("status").GetString());
+        Assert.Equal(before, await ReportAsync(restarted.Client));
+        var history = (await (await restarted.Client.GetAsync("/api/history")).ReadJsonAsync()).GetProperty("loads");
+        Assert.Equal([firstRun], history.EnumerateArray().Select(l => l.GetProperty("run_id").GetString()));
+
+        // The next load compares with the last one that succeeded.
+        var next = await restarted.Client.PostAsync("/api/etl/runs?wait=true", null);
+        Assert.Equal(HttpStatusCode.OK, next.StatusCode);
+        var change = await (await restarted.Client.GetAsync($"/api/etl/runs/{(await next.ReadJsonAsync()).GetProperty("run_id").GetString()}/changes")).ReadJsonAsync();
+        Assert.Equal(firstRun, change.GetProperty("previous_run_id").GetString());
+        Assert.Equal(1, change.GetProperty("users").GetProperty("changed").GetInt64());
+    }
+
+    [Theory]
     [MemberData(nameof(Backends.Durable), MemberType = typeof(Backends))]
     public async Task Sigterm_during_a_run_cancels_and_rolls_it_back_and_the_process_exits_within_10_seconds(Backend backend)
     {

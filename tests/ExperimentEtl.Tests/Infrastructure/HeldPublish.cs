@@ -5,7 +5,8 @@ namespace ExperimentEtl.Tests.Infrastructure;
 /// <summary>
 /// Holds a PostgreSQL or Citus load at its very last step, after it has read its files and written its generation: the
 /// test locks the row of <c>data_generation</c> that a load updates to publish, until <see cref="ReleaseAsync"/>.
-/// Readers only read that row, so they are not held.
+/// Readers only read that row, so they are not held. <see cref="HoldChangeAsync"/> holds it one step earlier, in the
+/// computation of its change.
 /// </summary>
 public sealed class HeldPublish : IAsyncDisposable
 {
@@ -23,6 +24,22 @@ public sealed class HeldPublish : IAsyncDisposable
         await using (var lockRow = new NpgsqlCommand("SELECT generation FROM data_generation FOR UPDATE", connection, hold))
         {
             await lockRow.ExecuteNonQueryAsync();
+        }
+        return new HeldPublish(connection, hold);
+    }
+
+    /// <summary>
+    /// Holds the next reload while it computes its change (its first look at the history), before it publishes: the
+    /// test locks the history, which nothing else of a load touches. Start the servers first (their start-up creates it).
+    /// </summary>
+    public static async Task<HeldPublish> HoldChangeAsync(string database)
+    {
+        var connection = new NpgsqlConnection(database);
+        await connection.OpenAsync();
+        var hold = await connection.BeginTransactionAsync();
+        await using (var lockTable = new NpgsqlCommand("LOCK TABLE load_history IN ACCESS EXCLUSIVE MODE", connection, hold))
+        {
+            await lockTable.ExecuteNonQueryAsync();
         }
         return new HeldPublish(connection, hold);
     }

@@ -59,7 +59,7 @@ public sealed partial class TelemetryTests
         var trace = spans.Snapshot().Where(s => s.TraceId == run.TraceId).ToList();
         Assert.Equal(["compounds.csv", "user_experiments.csv", "users.csv"],
             trace.Where(s => s.OperationName == "etl.read_file").Select(s => (string?)s.GetTagItem("etl.file")).Order());
-        foreach (var stage in new[] { "etl.features", "etl.commit", "etl.keys", "etl.feature_tables", "etl.publish" })
+        foreach (var stage in new[] { "etl.features", "etl.commit", "etl.keys", "etl.feature_tables", "etl.publish", "etl.changes" })
         {
             Assert.Single(trace, s => s.OperationName == stage);
         }
@@ -72,6 +72,9 @@ public sealed partial class TelemetryTests
         var commit = trace.Single(s => s.OperationName == "etl.commit");
         Assert.Equal(commit.SpanId, trace.Single(s => s.OperationName == "etl.publish").ParentSpanId);
         Assert.Equal(commit.SpanId, trace.Single(s => s.OperationName == "etl.feature_tables").ParentSpanId);
+        var changes = trace.Single(s => s.OperationName == "etl.changes");
+        Assert.Equal(trace.Single(s => s.OperationName == "etl.publish").SpanId, changes.ParentSpanId);
+        Assert.Equal("nothing", changes.GetTagItem("etl.changes.compared")); // The first load into this database.
         Assert.Contains(trace, s => s.Source.Name == "Npgsql"); // The database's commands, in the run's trace.
 
         // The same run in the metrics (the meter is one for the process: other tests' runs may add, never take away).

@@ -28,6 +28,7 @@ sealed class ChangeRecorder(DbConnection connection, DbTransaction? transaction,
     /// <summary>Records the change of the data set in <see cref="ChangeSql.Loaded"/>'s tables, whose record is already written.</summary>
     public DataSetChange Record(CancellationToken cancellationToken)
     {
+        using var span = Telemetry.EtlTelemetry.Source.StartActivity("etl.changes");
         var previous = ReadCounts(sql.Replaced(DataSetTables.DataSet), cancellationToken);
         var current = ReadCounts(sql.Loaded(DataSetTables.DataSet), cancellationToken)
             ?? throw new InvalidOperationException("The loaded data set has no record.");
@@ -38,6 +39,7 @@ sealed class ChangeRecorder(DbConnection connection, DbTransaction? transaction,
         if (previous is null)
         {
             // A first load: every row was added; its lists are the data set itself, kept if short enough.
+            span?.SetTag("etl.changes.compared", "nothing");
             users = new ChangeCounts(current.Users, 0, 0, 0);
             compounds = new ChangeCounts(current.Compounds, 0, 0, 0);
             experiments = new ChangeCounts(current.Experiments, 0, 0, 0);
@@ -54,10 +56,12 @@ sealed class ChangeRecorder(DbConnection connection, DbTransaction? transaction,
                 "o.name <> n.name OR o.structure <> n.structure")), cancellationToken);
             if (sql.KeepsFingerprints && HasFingerprints(cancellationToken))
             {
+                span?.SetTag("etl.changes.compared", "fingerprints");
                 CompareByFingerprints(oldIds, cancellationToken);
             }
             else
             {
+                span?.SetTag("etl.changes.compared", "all");
                 CompareAll(oldIds, cancellationToken);
             }
             users = Counts(UsersDiff, current.Users, cancellationToken);
@@ -154,9 +158,7 @@ sealed class ChangeRecorder(DbConnection connection, DbTransaction? transaction,
 
     long Count(string query, CancellationToken cancellationToken)
     {
-        cancellationToken.ThrowIfCancellationRequested();
-        using var command = DbCommands.Create(connection, transaction, $"SELECT count(*) FROM ({query}) q");
-        command.CommandTimeout = 0;
+        using var command = Command($"SELECT count(*) FROM ({query}) q", cancellationToken);
         using var stop = cancellationToken.Register(command.Cancel);
         return Convert.ToInt64(command.ExecuteScalar(), System.Globalization.CultureInfo.InvariantCulture);
     }
@@ -185,8 +187,8 @@ sealed class ChangeRecorder(DbConnection connection, DbTransaction? transaction,
 
     DataSetCounts? ReadCounts(string dataSet, CancellationToken cancellationToken)
     {
-        using var command = DbCommands.Create(connection, transaction, $"SELECT run_id, users, compounds, experiments, active_users, loaded_at FROM {dataSet}");
-        command.CommandTimeout = 0;
+        using var command = Command($"SELECT run_id, users, compounds, experiments, active_users, loaded_at FROM {dataSet}", cancellationToken);
+        using var stop = cancellationToken.Register(command.Cancel);
         using var reader = command.ExecuteReader();
         return reader.Read() ? new DataSetCounts(DbCommands.GetNullableId(reader, 0), reader.GetInt64(1), reader.GetInt64(2), reader.GetInt64(3), reader.GetInt64(4), DbCommands.GetTime(reader, 5)) : null;
     }
@@ -194,7 +196,8 @@ sealed class ChangeRecorder(DbConnection connection, DbTransaction? transaction,
     ChangeCounts Counts(string diff, long rowsNow, CancellationToken cancellationToken)
     {
         long added = 0, removed = 0, changed = 0;
-        using var command = DbCommands.Create(connection, transaction, $"SELECT kind, count(*) FROM {sql.Scratch(diff)} GROUP BY kind");
+        using var command = Command($"SELECT kind, count(*) FROM {sql.Scratch(diff)} GROUP BY kind", cancellationToken);
+        using var stop = cancellationToken.Register(command.Cancel);
         using var reader = command.ExecuteReader();
         while (reader.Read())
         {
@@ -212,7 +215,8 @@ sealed class ChangeRecorder(DbConnection connection, DbTransaction? transaction,
 
     (long Fav, long Count) FeatureCounts(CancellationToken cancellationToken)
     {
-        using var command = DbCommands.Create(connection, transaction, $"SELECT coalesce(sum(fav), 0), coalesce(sum(cnt), 0) FROM {sql.Scratch(FeaturesDiff)}");
+        using var command = Command($"SELECT coalesce(sum(fav), 0), coalesce(sum(cnt), 0) FROM {sql.Scratch(FeaturesDiff)}", cancellationToken);
+        using var stop = cancellationToken.Register(command.Cancel);
         using var reader = command.ExecuteReader();
         reader.Read();
         cancellationToken.ThrowIfCancellationRequested();
@@ -266,17 +270,27 @@ sealed class ChangeRecorder(DbConnection connection, DbTransaction? transaction,
 
     void Execute(string text, CancellationToken cancellationToken, params object?[] values)
     {
-        cancellationToken.ThrowIfCancellationRequested();
-        using var command = DbCommands.Create(connection, transaction, text, values);
-        command.CommandTimeout = 0;
+        using var command = Command(text, cancellationToken, values);
         using var stop = cancellationToken.Register(command.Cancel);
         command.ExecuteNonQuery();
     }
 
-    bool InHistory(Guid runId, CancellationToken cancellationToken)
+    /// <summary>
+    /// A statement of the change: no timeout (a join of large data sets, or a wait for a lock, takes what it takes),
+    /// and each caller cancels it when the run is (DELETE, SIGTERM).
+    /// </summary>
+    DbCommand Command(string text, CancellationToken cancellationToken, params object?[] values)
     {
         cancellationToken.ThrowIfCancellationRequested();
-        using var command = DbCommands.Create(connection, transaction, $"SELECT count(*) FROM {ChangeTables.History.Name} WHERE run_id = $1", runId);
+        var command = DbCommands.Create(connection, transaction, text, values);
+        command.CommandTimeout = 0;
+        return command;
+    }
+
+    bool InHistory(Guid runId, CancellationToken cancellationToken)
+    {
+        using var command = Command($"SELECT count(*) FROM {ChangeTables.History.Name} WHERE run_id = $1", cancellationToken, runId);
+        using var stop = cancellationToken.Register(command.Cancel);
         return Convert.ToInt64(command.ExecuteScalar(), System.Globalization.CultureInfo.InvariantCulture) > 0;
     }
 }
