@@ -10,7 +10,7 @@ namespace ExperimentEtl.Csv;
 /// Reads both the seed's dialect (comma then tab, a leading blank line, no final newline) and RFC 4180
 /// (quoted fields with commas, quotes and line breaks, CRLF, a byte order mark). Sep does the splitting;
 /// trimming of spaces and tabs and unescaping are done here because Sep trims spaces only.
-/// Structural problems (field counts, quotes, encoding, header) become <see cref="RowError"/>s and the row is skipped,
+/// Structural problems (field counts, quotes, encoding, header) become <see cref="Model.RowError"/>s and the row is skipped,
 /// so the caller only ever sees well-formed records.
 /// </remarks>
 public sealed class CsvRecordReader : IDisposable

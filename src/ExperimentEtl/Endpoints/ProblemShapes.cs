@@ -1,4 +1,4 @@
-using ExperimentEtl.Csv;
+using ExperimentEtl.Model;
 
 namespace ExperimentEtl.Endpoints;
 

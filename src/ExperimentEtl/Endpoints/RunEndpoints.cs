@@ -1,6 +1,5 @@
 using System.ComponentModel;
 using ExperimentEtl.Configuration;
-using ExperimentEtl.Csv;
 using ExperimentEtl.Model;
 using ExperimentEtl.Pipeline;
 using ExperimentEtl.Storage;

@@ -1,5 +1,4 @@
 using ExperimentEtl.Configuration;
-using ExperimentEtl.Csv;
 using ExperimentEtl.Model;
 using ExperimentEtl.Pipeline;
 using ExperimentEtl.Storage;

@@ -1,5 +1,3 @@
-using ExperimentEtl.Csv;
-
 namespace ExperimentEtl.Model;
 
 /// <summary>The end of a run: the record, the input errors when the input was rejected, and what failed otherwise.</summary>

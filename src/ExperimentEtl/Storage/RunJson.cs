@@ -1,5 +1,4 @@
 using System.Text.Json;
-using ExperimentEtl.Csv;
 using ExperimentEtl.Model;
 
 namespace ExperimentEtl.Storage;

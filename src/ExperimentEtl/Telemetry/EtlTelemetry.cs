@@ -1,6 +1,5 @@
 using System.Diagnostics;
 using System.Diagnostics.Metrics;
-using ExperimentEtl.Csv;
 using ExperimentEtl.Model;
 
 namespace ExperimentEtl.Telemetry;

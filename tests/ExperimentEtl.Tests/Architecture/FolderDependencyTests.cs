@@ -46,6 +46,13 @@ public sealed class FolderDependencyTests
     }
 
     [Fact]
+    public void Model_the_bottom_layer_uses_no_other_folder()
+    {
+        var uses = FolderGraph().GetValueOrDefault("Model") ?? [];
+        Assert.True(uses.Count == 0, "Model uses:\n" + string.Join("\n", uses.SelectMany(to => Evidence("Model", to)).Take(6)));
+    }
+
+    [Fact]
     public void The_check_finds_a_cycle_between_two_folders()
     {
         var graph = new Dictionary<string, HashSet<string>> { ["A"] = ["B"], ["B"] = ["C"], ["C"] = ["A"] };

@@ -1,5 +1,6 @@
 using System.Text;
 using ExperimentEtl.Csv;
+using ExperimentEtl.Model;
 using ExperimentEtl.Tests.Infrastructure;
 
 namespace ExperimentEtl.Tests.Csv;

@@ -1,5 +1,6 @@
 using System.Text;
 using ExperimentEtl.Csv;
+using ExperimentEtl.Model;
 using static ExperimentEtl.Tests.Csv.CsvRecordReaderTests;
 
 namespace ExperimentEtl.Tests.Csv;

@@ -1,4 +1,3 @@
-using ExperimentEtl.Csv;
 using ExperimentEtl.Model;
 
 namespace ExperimentEtl.Tests.Pipeline;

@@ -1,5 +1,4 @@
 using System.Globalization;
-using ExperimentEtl.Csv;
 using ExperimentEtl.Model;
 using ExperimentEtl.Storage;
 using ExperimentEtl.Tests.Infrastructure;

@@ -141,7 +141,7 @@ public abstract partial class PostgresStoreBase
     }
 
     /// <summary>Stores a run's rejected rows, numbered in file order, in the connection's transaction.</summary>
-    internal static void WriteRejects(NpgsqlConnection connection, Guid runId, IReadOnlyList<Csv.RejectedRow> rejects) =>
+    internal static void WriteRejects(NpgsqlConnection connection, Guid runId, IReadOnlyList<Model.RejectedRow> rejects) =>
         PgSql.CopyAll(connection, "COPY rejects (run_id, seq, file, line, raw, reason) FROM STDIN (FORMAT BINARY)", 6,
             rejects.Select((reject, i) => (Seq: (long)i + 1, Reject: reject)),
             (copy, r) =>

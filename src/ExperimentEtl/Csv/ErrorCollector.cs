@@ -1,25 +1,6 @@
+using ExperimentEtl.Model;
+
 namespace ExperimentEtl.Csv;
-
-/// <summary>One problem found in an input file, pointing at the exact place a person must fix.</summary>
-/// <param name="File">The file name as the user knows it, e.g. <c>users.csv</c>.</param>
-/// <param name="Line">The physical line in the file, 1-based; 0 when the problem is the file as a whole.</param>
-/// <param name="Column">The column name, when the problem is one field.</param>
-/// <param name="Value">The offending text as it stood in the file (shortened when long).</param>
-/// <param name="Message">What is wrong, in words a person can act on.</param>
-public sealed record RowError(string File, long Line, string? Column, string? Value, string Message);
-
-/// <summary>A row a lenient run skipped: the line as it stood in the file, and why.</summary>
-public sealed record RejectedRow(string File, long Line, string Raw, string Reason);
-
-/// <summary>How a run treats rows that fail validation.</summary>
-public enum RunMode
-{
-    /// <summary>Any error fails the whole run; nothing is loaded.</summary>
-    Strict,
-
-    /// <summary>Invalid rows are skipped and recorded; the rest loads. Problems with a whole file still fail the run.</summary>
-    Lenient,
-}
 
 /// <summary>
 /// Collects the problems of a run across all files. Keeps the first <see cref="MaxKept"/> errors and counts the rest,
