@@ -1,11 +1,15 @@
 # shellcheck shell=bash
 # Shell helpers shared by scripts/pg-cluster.sh, scripts/e2e.sh and bench/run.sh (source it; it runs nothing).
 
-# Prints a TCP port on 127.0.0.1 that nothing listens on; fails after 50 tries.
+# Prints a TCP port on 127.0.0.1 that nothing listens on; fails after 50 tries. It is taken below the kernel's ephemeral
+# range: there a port may be the local end of one of a busy machine's outgoing connections, which the connect test
+# below cannot see and a server then cannot bind.
 free_port() {
-  local port
+  local port low=32768 _
+  read -r low _ 2>/dev/null </proc/sys/net/ipv4/ip_local_port_range || true
+  [ "$low" -ge 21000 ] || low=40000 # an unusual range: the old choice
   for _ in $(seq 1 50); do
-    port=$((20000 + RANDOM % 20000))
+    port=$((20000 + RANDOM % (low - 20000)))
     if ! (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then echo "$port"; return 0; fi
   done
   echo "no free port found" >&2

@@ -122,7 +122,7 @@ if [ -z "${ETL_TEST_CITUS_URL:-}" ]; then
     export ETL_TEST_CITUS_URL
     step "the Citus coordinator is on ${ETL_TEST_CITUS_URL##*@}"
   else
-    step "no Citus cluster: the Citus tests will fail and say why"
+    step "no Citus cluster (scripts/citus-cluster.sh says why above): the Citus tests will fail and say why"
   fi
 fi
 

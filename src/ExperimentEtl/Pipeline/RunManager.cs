@@ -156,6 +156,7 @@ public sealed partial class RunManager(IEtlStore store, EtlOptions options, Time
         using var telemetry = Telemetry.EtlTelemetry.StartRun(logger, active.Run);
         using var progressLoop = new CancellationTokenSource();
         Task? progressTask = null;
+        RunOutcome outcome;
         try
         {
             active.Update(active.Run with { Status = RunStatus.Running });
@@ -164,7 +165,7 @@ public sealed partial class RunManager(IEtlStore store, EtlOptions options, Time
             {
                 progressTask = SaveProgressAsync(active, progressLoop.Token);
             }
-            var outcome = EtlPipeline.Execute(source, load, active.Run,
+            outcome = EtlPipeline.Execute(source, load, active.Run,
                 files => active.Update(active.Run with { Files = files }), options.MemoryBudget, clock, token);
             if (outcome.Succeeded)
             {
@@ -174,7 +175,7 @@ public sealed partial class RunManager(IEtlStore store, EtlOptions options, Time
             {
                 load.Dispose(); // Roll back before the record says so.
             }
-            return await FinishAsync(active, outcome, progressLoop, progressTask);
+            outcome = await FinishAsync(outcome, progressLoop, progressTask);
         }
         catch (Exception e)
         {
@@ -192,7 +193,7 @@ public sealed partial class RunManager(IEtlStore store, EtlOptions options, Time
             {
                 LogRunFailed(e, active.RunId);
             }
-            return await FinishAsync(active, new RunOutcome(ended, [], cancelled ? null : e), progressLoop, progressTask);
+            outcome = await FinishAsync(new RunOutcome(ended, [], cancelled ? null : e), progressLoop, progressTask);
         }
         finally
         {
@@ -208,23 +209,29 @@ public sealed partial class RunManager(IEtlStore store, EtlOptions options, Time
                 _gate.Release();
             }
         }
+        // The run reads as ended only now, with the gate free: a client that saw it end and at once started the next run
+        // was answered 409 while the load's cleanup (SQLite's checkpoint) still held the gate. Until here this process's
+        // readers (FindLocal) see it running, though its end may already be in the database.
+        active.Update(outcome.Run);
+        LogRunEnded(outcome.Run.RunId, outcome.Run.Status, outcome.Run.DurationSeconds, outcome.Run.ErrorCount, outcome.Run.RejectedCount);
+        Telemetry.EtlTelemetry.RunEnded(outcome.Run);
+        return outcome;
     }
 
-    async Task<RunOutcome> FinishAsync(ActiveRun active, RunOutcome outcome, CancellationTokenSource progressLoop, Task? progressTask)
+    /// <summary>Stops the progress publisher and stores an end other than success, while the run still holds the gate.</summary>
+    async Task<RunOutcome> FinishAsync(RunOutcome outcome, CancellationTokenSource progressLoop, Task? progressTask)
     {
         await progressLoop.CancelAsync();
         if (progressTask is not null)
         {
             await progressTask;
         }
-        active.Update(outcome.Run);
         if (!outcome.Succeeded)
         {
-            // A successful run's record was committed with its data; any other end is recorded here.
+            // A successful run's record was committed with its data; any other end is recorded here, before it is
+            // reported, and before the gate opens to the sweeper (which would take it for a dead process's run).
             await TrySaveAsync(outcome.Run);
         }
-        LogRunEnded(outcome.Run.RunId, outcome.Run.Status, outcome.Run.DurationSeconds, outcome.Run.ErrorCount, outcome.Run.RejectedCount);
-        Telemetry.EtlTelemetry.RunEnded(outcome.Run);
         return outcome;
     }
 

@@ -52,6 +52,9 @@ public sealed class EtlAppFactory : WebApplicationFactory<Program>
     /// <summary>What the app logged.</summary>
     public LogCapture Logs { get; } = new();
 
+    /// <summary>The database the app serves: a PostgreSQL URL, a SQLite file, or null for the default ephemeral one.</summary>
+    public string? DatabaseUrl => _databaseUrl;
+
     /// <param name="settings">Further configuration, e.g. <c>API_KEY</c>.</param>
     public static async Task<EtlAppFactory> CreateAsync(Backend backend, string dataDirectory, IReadOnlyDictionary<string, string>? settings = null)
     {
