@@ -20,7 +20,7 @@
 #      of the last edit load (GET /api/etl/runs/{id}/changes). Results also in bench/out/.
 #      /csv also holds the server's start-up wait and the commit; duration_seconds (since 95b14d5) holds the change.
 # Environment: BENCH_REPS (3)  BENCH_DATA_DIR (as bench/run.sh)  BENCH_RUN_TIMEOUT (3600)  BENCH_READY_TIMEOUT (120)
-#   BENCH_EDIT (0.01)  BENCH_SERVER_ENV (extra VAR=value settings for the server, e.g. ETL_MEMORY_LIMIT_MB=256)
+#   BENCH_EDIT (0.01)  BENCH_STEPS ("repeat edit back": the loads of each repetition, e.g. "repeat" alone)  BENCH_SERVER_ENV (extra VAR=value settings for the server, e.g. ETL_MEMORY_LIMIT_MB=256)
 #   BENCH_SQLITE=1  also one first, repeat and edit load per build into a SQLite file (no statement times there)
 # Takes bench/run.sh's lock: the two never overlap. Needs bash, curl, jq, psql, dotnet, git, flock and PostgreSQL 15.
 set -euo pipefail
@@ -36,6 +36,10 @@ case "$size" in S | M | L | XL) ;; *) echo "usage: bench/changes.sh S|M|L|XL [BE
 reps=${BENCH_REPS:-3}
 [[ "$reps" =~ ^[1-9][0-9]?$ ]] || { echo "BENCH_REPS must be 1..99" >&2; exit 2; }
 edit=${BENCH_EDIT:-0.01}
+read -r -a steps <<<"${BENCH_STEPS:-repeat edit back}"
+for step in "${steps[@]}"; do
+  case "$step" in repeat | edit | back) ;; *) echo "BENCH_STEPS: repeat, edit or back, not $step" >&2; exit 2 ;; esac
+done
 run_timeout=${BENCH_RUN_TIMEOUT:-3600}
 ready_timeout=${BENCH_READY_TIMEOUT:-120}
 read -r -a server_env <<<"${BENCH_SERVER_ENV:-}"
@@ -176,8 +180,9 @@ load() {
 pg_version=$(psql -X -Atc 'SHOW server_version' "${url[after]}")
 for build in "${builds[@]}"; do load "$build" "${url[$build]}" first "$data_dir"; done
 for rep in $(seq 1 "$reps"); do
-  for step in repeat:"$data_dir" edit:"$edit_dir" back:"$data_dir"; do
-    for build in "${builds[@]}"; do load "$build" "${url[$build]}" "${step%%:*}" "${step#*:}"; done
+  for step in "${steps[@]}"; do
+    [ "$step" = edit ] && files=$edit_dir || files=$data_dir
+    for build in "${builds[@]}"; do load "$build" "${url[$build]}" "$step" "$files"; done
   done
   log "repetition $rep done"
 done

@@ -31,10 +31,10 @@ sealed class CitusChangeSql(string oldSchema, string newSchema, bool colocated) 
 
     public override bool KeepsFingerprints => false;
 
-    public override string ExperimentsDiffering(string oldIds, string only = "") => $"""
+    public override string ExperimentsDiffering(string oldIds) => $"""
         SELECT id, CASE WHEN count(*) > 1 THEN '{ChangeKinds.Changed}' ELSE min(kind) END AS kind
         FROM ({ChangeRecorder.Differing(this, DataSetTables.Experiments, "experiment_id",
-            $"o.run_time <> n.run_time OR {oldIds} <> n.compound_ids", "n.user_id = o.user_id AND ", only)}) d
+            $"o.run_time <> n.run_time OR {oldIds} <> n.compound_ids", "n.user_id = o.user_id AND ")}) d
         GROUP BY id
         """;
 }
