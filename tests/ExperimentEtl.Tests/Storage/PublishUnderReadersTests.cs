@@ -19,7 +19,9 @@ public sealed class PublishUnderReadersTests
     /// <remarks>
     /// Not on Citus: its readers have pinned generations since it was added (CitusStoreTests and PostgresStoreTests
     /// cover a reader across a publish there), and under 32 readers on this 2-core machine one Citus load itself failed
-    /// with 503 in a CI run (not yet diagnosed; see the closing note of 2026-12-05).
+    /// with 503 in a CI run (not yet diagnosed; see the closing note of 2026-12-05). Included here it passed 6 runs of 6
+    /// on 2026-12-05 (load average 7–66, loads 23–39 s); the same 503 follows when the workers refuse connections
+    /// ("08006 … sorry, too many clients already": workers at max_connections=20 against the 38–49 a worker this test opens).
     /// </remarks>
     [Theory]
     [InlineData(Backend.Sqlite)]
@@ -64,8 +66,9 @@ public sealed class PublishUnderReadersTests
         for (var load = 0; load < Loads; load++)
         {
             files.Write("user_experiments.csv", ExperimentsCsv(load % 2 == 0 ? 3 : 2));
-            var run = await client.GetAsync("/csv");
-            Assert.Equal(HttpStatusCode.OK, run.StatusCode);
+            using var run = await client.GetAsync("/csv");
+            // The answer's problem details say why a load failed (a 503 of a Citus load in CI was never diagnosed).
+            Assert.True(run.StatusCode == HttpStatusCode.OK, $"load {load}: {(int)run.StatusCode} {await run.Content.ReadAsStringAsync()}");
         }
         await loadsDone.CancelAsync();
         await Task.WhenAll(readers);
