@@ -336,6 +336,11 @@ sealed class Editor(string from, double share, ulong seed)
         {
             ids.RemoveAt(rng.Below(ids.Count));
         }
+        else
+        {
+            // The one id listed was drawn: another one, or the row it counts as changed would not change.
+            ids[0] = _compoundIds[(Array.IndexOf(_compoundIds, compound) + 1) % _compoundIds.Length];
+        }
     }
 
     int AnyCompound(Rng rng) => _compoundIds[rng.Below(_compoundIds.Length)];

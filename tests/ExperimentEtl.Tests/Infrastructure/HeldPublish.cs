@@ -16,30 +16,23 @@ public sealed class HeldPublish : IAsyncDisposable
     HeldPublish(NpgsqlConnection connection, NpgsqlTransaction hold) => (_connection, _hold) = (connection, hold);
 
     /// <summary>Holds the next publish; the database's schema must be in place (a service has started on it).</summary>
-    public static async Task<HeldPublish> HoldAsync(string database)
-    {
-        var connection = new NpgsqlConnection(database);
-        await connection.OpenAsync();
-        var hold = await connection.BeginTransactionAsync();
-        await using (var lockRow = new NpgsqlCommand("SELECT generation FROM data_generation FOR UPDATE", connection, hold))
-        {
-            await lockRow.ExecuteNonQueryAsync();
-        }
-        return new HeldPublish(connection, hold);
-    }
+    public static Task<HeldPublish> HoldAsync(string database) => HoldWithAsync(database, "SELECT generation FROM data_generation FOR UPDATE");
 
     /// <summary>
     /// Holds the next reload while it computes its change (its first look at the history), before it publishes: the
     /// test locks the history, which nothing else of a load touches. Start the servers first (their start-up creates it).
     /// </summary>
-    public static async Task<HeldPublish> HoldChangeAsync(string database)
+    public static Task<HeldPublish> HoldChangeAsync(string database) => HoldWithAsync(database, "LOCK TABLE load_history IN ACCESS EXCLUSIVE MODE");
+
+    /// <summary>Takes a lock with <paramref name="sql"/> in a transaction that stays open until <see cref="ReleaseAsync"/>.</summary>
+    static async Task<HeldPublish> HoldWithAsync(string database, string sql)
     {
         var connection = new NpgsqlConnection(database);
         await connection.OpenAsync();
         var hold = await connection.BeginTransactionAsync();
-        await using (var lockTable = new NpgsqlCommand("LOCK TABLE load_history IN ACCESS EXCLUSIVE MODE", connection, hold))
+        await using (var take = new NpgsqlCommand(sql, connection, hold))
         {
-            await lockTable.ExecuteNonQueryAsync();
+            await take.ExecuteNonQueryAsync();
         }
         return new HeldPublish(connection, hold);
     }
