@@ -8,6 +8,7 @@
 # A server that does not start leaves nothing running, and the end of its log is printed.
 # Uses PostgreSQL 15 from Debian's packages (PG_BIN overrides the binaries' folder). For scripts/citus-cluster.sh:
 # PG_PASSWORD fixes the password (default: random) and PG_SERVER_OPTIONS adds server options (kept for resume).
+# PG_CLUSTER_OWNER_PID: the cluster stops, and DIR is deleted, once that process has ended (the tests set it).
 set -euo pipefail
 
 PG_BIN=${PG_BIN:-/usr/lib/postgresql/15/bin}
@@ -69,6 +70,14 @@ case "$command" in
     done
     url="postgres://postgres:$password@127.0.0.1:$port/postgres"
     printf '%s\n' "$url" > "$dir/url"
+    # A test host can be ended before its exit handlers stop its clusters (they were left running by the dozen): with
+    # PG_CLUSTER_OWNER_PID set, a detached watcher stops the server and deletes DIR once that process is gone.
+    if [ -n "${PG_CLUSTER_OWNER_PID:-}" ]; then
+      self="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/$(basename "${BASH_SOURCE[0]}")"
+      # shellcheck disable=SC2016 # expanded by the watcher's own shell
+      setsid bash -c 'while kill -0 "$1" 2>/dev/null; do sleep 2; done; bash "$2" stop "$3"; rm -rf "$3"' \
+        watcher "$PG_CLUSTER_OWNER_PID" "$self" "$dir" </dev/null >/dev/null 2>&1 &
+    fi
     echo "$url"
     ;;
   resume)

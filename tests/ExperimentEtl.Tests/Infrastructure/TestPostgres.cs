@@ -71,6 +71,8 @@ public static class Shell
     public static async Task<string> RunAsync(string file, params string[] arguments)
     {
         var info = new ProcessStartInfo(file) { RedirectStandardOutput = true, RedirectStandardError = true };
+        // The clusters the tests start stop when this process ends, also when it ends before its exit handlers run.
+        info.Environment["PG_CLUSTER_OWNER_PID"] = Environment.ProcessId.ToString(System.Globalization.CultureInfo.InvariantCulture);
         foreach (var argument in arguments)
         {
             info.ArgumentList.Add(argument);
