@@ -1,4 +1,5 @@
 using ExperimentEtl.Configuration;
+using ExperimentEtl.Csv;
 using ExperimentEtl.Model;
 using ExperimentEtl.Storage;
 
@@ -36,6 +37,10 @@ public sealed partial class RunManager(IEtlStore store, EtlOptions options, Time
     // which may yet lose the database to another process and never run.
     Task<Guid?> _holder = Task.FromResult<Guid?>(null);
 
+    // The run holding the gate has ended (its end recorded) and is disposing its load: a start waits for it.
+    volatile bool _cleaningUp;
+    static readonly TimeSpan CleanupPatience = TimeSpan.FromSeconds(30);
+
     /// <summary>A run this process is executing.</summary>
     public sealed class ActiveRun(RunRecord run, CancellationToken stopping)
     {
@@ -59,8 +64,11 @@ public sealed partial class RunManager(IEtlStore store, EtlOptions options, Time
     /// <summary>How many runs this process has committed: a version number for what it may have cached.</summary>
     public long CommittedRuns => Interlocked.Read(ref _committedRuns);
 
-    /// <summary>True while this process runs a run: a cheap early answer before accepting a large upload.</summary>
-    public bool IsBusy => _active is not null;
+    /// <summary>
+    /// True while this process runs a run that has not ended: a cheap early answer before accepting a large upload (a
+    /// start while the run only cleans up waits for it instead).
+    /// </summary>
+    public bool IsBusy => _active is not null && !_cleaningUp;
 
     public Guid? ActiveRunId => _active?.RunId;
 
@@ -79,16 +87,33 @@ public sealed partial class RunManager(IEtlStore store, EtlOptions options, Time
         var run = RunRecord.Queue(clock.GetUtcNow(), mode, source.Kind) with { InputBytes = source.InputBytes(), Provider = store.Provider };
         TaskCompletionSource<Guid?>? holder = null;
         Task<Guid?> rival;
+        bool holderCleansUp;
         lock (_startLock)
         {
             // Under the lock: a racing start sees either the gate still free, or the holder of this start's attempt.
             if (_gate.Wait(0, CancellationToken.None))
             {
-                holder = new TaskCompletionSource<Guid?>(TaskCreationOptions.RunContinuationsAsynchronously);
-                _holder = holder.Task;
-                _starting = run;
+                holder = Hold(run);
             }
             rival = _holder;
+            holderCleansUp = _cleaningUp;
+        }
+        try
+        {
+            // The run holding the gate has ended, and its end may already be read from the database (the history, another
+            // replica): it only cleans up (SQLite's checkpoint). Wait for it rather than refuse a start that saw it end.
+            if (holder is null && holderCleansUp && await _gate.WaitAsync(CleanupPatience, cancellationToken))
+            {
+                lock (_startLock)
+                {
+                    holder = Hold(run);
+                }
+            }
+        }
+        catch
+        {
+            source.Dispose();
+            throw;
         }
         if (holder is null)
         {
@@ -132,6 +157,36 @@ public sealed partial class RunManager(IEtlStore store, EtlOptions options, Time
         }
     }
 
+    /// <summary>A load that says when it has committed.</summary>
+    sealed class CommitSignalingLoad(IDataSetLoad inner, Action committed) : IDataSetLoad
+    {
+        public bool DerivesFeatures => inner.DerivesFeatures;
+
+        public IRowWriter<UserRow> OpenUsers() => inner.OpenUsers();
+
+        public IRowWriter<CompoundRow> OpenCompounds() => inner.OpenCompounds();
+
+        public IRowWriter<ExperimentRow> OpenExperiments() => inner.OpenExperiments();
+
+        public RunRecord Commit(DataSetFeatures features, RunRecord run, IReadOnlyList<RejectedRow> rejects, TimeProvider clock, CancellationToken cancellationToken)
+        {
+            var stored = inner.Commit(features, run, rejects, clock, cancellationToken);
+            committed();
+            return stored;
+        }
+
+        public void Dispose() => inner.Dispose();
+    }
+
+    /// <summary>Makes this start the gate's holder; under the start lock, with the gate taken.</summary>
+    TaskCompletionSource<Guid?> Hold(RunRecord run)
+    {
+        var holder = new TaskCompletionSource<Guid?>(TaskCreationOptions.RunContinuationsAsynchronously);
+        _holder = holder.Task;
+        _starting = run;
+        return holder;
+    }
+
     /// <summary>
     /// The run of the process that holds the database. It takes the load lock a moment before it records its run, so a
     /// start that loses the race waits that moment rather than answer a conflict that names no run.
@@ -165,7 +220,9 @@ public sealed partial class RunManager(IEtlStore store, EtlOptions options, Time
             {
                 progressTask = SaveProgressAsync(active, progressLoop.Token);
             }
-            outcome = EtlPipeline.Execute(source, load, active.Run,
+            // Once committed, the data set and the run's end are visible to readers: from then on a start waits for this
+            // run's cleanup rather than refuse.
+            outcome = EtlPipeline.Execute(source, new CommitSignalingLoad(load, () => _cleaningUp = true), active.Run,
                 files => active.Update(active.Run with { Files = files }), options.MemoryBudget, clock, token);
             if (outcome.Succeeded)
             {
@@ -198,6 +255,7 @@ public sealed partial class RunManager(IEtlStore store, EtlOptions options, Time
         finally
         {
             // Whatever the cleanup meets, the next run must be able to start.
+            _cleaningUp = true;
             try
             {
                 load.Dispose();
@@ -206,6 +264,7 @@ public sealed partial class RunManager(IEtlStore store, EtlOptions options, Time
             finally
             {
                 _active = null;
+                _cleaningUp = false;
                 _gate.Release();
             }
         }
