@@ -140,14 +140,8 @@ load() {
     DATABASE_URL="$database" ETL_DATA_DIR="$dir" ASPNETCORE_ENVIRONMENT=Production "${server_env[@]}" \
     dotnet ExperimentEtl.dll --urls "http://127.0.0.1:$port") >"$work/server-$build-$kind.log" 2>&1 9>&- &
   server_pid=$!
-  local base="http://127.0.0.1:$port" deadline=$((SECONDS + ready_timeout))
-  while :; do
-    kill -0 "$server_pid" 2>/dev/null || { tail -n 20 "$work/server-$build-$kind.log" >&2; die "$build: the server exited"; }
-    code=$(curl -sS --max-time 2 -o /dev/null -w '%{http_code}' "$base/readyz" 2>/dev/null) || code=000
-    [ "$code" = 200 ] && break
-    [ "$SECONDS" -lt "$deadline" ] || die "$build: not ready within ${ready_timeout}s"
-    sleep 0.2
-  done
+  local base="http://127.0.0.1:$port"
+  wait_ready "$server_pid" "$base" "$work/server-$build-$kind.log" "$ready_timeout" || die "$build $kind: the server did not become ready"
   t0=$EPOCHREALTIME
   code=$(curl -sS --max-time "$run_timeout" -o "$answer" -w '%{http_code}' "$base/csv") || code=000
   t1=$EPOCHREALTIME

@@ -266,14 +266,8 @@ run_service() {
     ${url:+DATABASE_URL="$url"} ETL_DATA_DIR="$data_dir" ASPNETCORE_ENVIRONMENT=Production "${server_env[@]}" "${telemetry_env[@]}" \
     dotnet ExperimentEtl.dll --urls "http://127.0.0.1:$port") >"$work/server-$target-$rep.log" 2>&1 9>&- &
   server_pid=$!
-  local base="http://127.0.0.1:$port" deadline=$((SECONDS + ready_timeout))
-  while :; do
-    kill -0 "$server_pid" 2>/dev/null || { tail -n 20 "$work/server-$target-$rep.log" >&2; die "$target: the server exited"; }
-    code=$(curl -sS --max-time 2 -o /dev/null -w '%{http_code}' "$base/readyz" 2>/dev/null) || code=000
-    [ "$code" = 200 ] && break
-    [ "$SECONDS" -lt "$deadline" ] || die "$target: not ready within ${ready_timeout}s"
-    sleep 0.2
-  done
+  local base="http://127.0.0.1:$port"
+  wait_ready "$server_pid" "$base" "$work/server-$target-$rep.log" "$ready_timeout" || die "$target: the server did not become ready"
 
   answer="$work/csv-$target-$rep.json"
   if [ ${#telemetry_env[@]} -gt 0 ]; then
