@@ -21,7 +21,10 @@
 #      /csv also holds the server's start-up wait and the commit; duration_seconds (since 95b14d5) holds the change.
 # Environment: BENCH_REPS (3)  BENCH_DATA_DIR (as bench/run.sh)  BENCH_RUN_TIMEOUT (3600)  BENCH_READY_TIMEOUT (120)
 #   BENCH_EDIT (0.01)  BENCH_STEPS ("repeat edit back": the loads of each repetition, e.g. "repeat" alone)  BENCH_SERVER_ENV (extra VAR=value settings for the server, e.g. ETL_MEMORY_LIMIT_MB=256)
-#   BENCH_SQLITE=1  also one first, repeat and edit load per build into a SQLite file (no statement times there)
+#   BENCH_SQLITE=1  also one first, repeat and edit load per build into a SQLite file (no statement times there), and
+#                   into the embedded default (one process: the first load, then the edit; its data folder is a link)
+# After every edit load, the raw floor of the edited files on the after build's cluster (psql's \copy, as bench/run.sh
+# measures it: bench/copy-floor.sh), so that the change-only reload (issue 20) stands beside it in the same run.
 # Takes bench/run.sh's lock: the two never overlap. Needs bash, curl, jq, psql, dotnet, git, flock and PostgreSQL 15.
 set -euo pipefail
 export LC_ALL=C
@@ -30,6 +33,8 @@ export LC_ALL=C
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 # shellcheck source=scripts/lib.sh
 . "$repo/scripts/lib.sh"
+# shellcheck source=bench/copy-floor.sh
+. "$repo/bench/copy-floor.sh"
 size=${1:-}
 before_commit=${2:-}
 case "$size" in S | M | L | XL) ;; *) echo "usage: bench/changes.sh S|M|L|XL [BEFORE]" >&2; exit 2 ;; esac
@@ -166,27 +171,87 @@ load() {
       awk '{ for (i = 1; i < NF; i++) if ($i == "duration:") s += $(i + 1) } END { printf "%.3f", s / 1000 }')
     tail -c +$((offset + 1)) "$pgdir/server.log" >"$work/pg-$build-$kind.log"
   fi
-  printf '%s %s %s %s %s %s %s %s\n' "$build" "$(basename "$database")" "$kind" "$duration" \
-    "$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.3f", b - a }')" "$rss" "${chg:-n/a}" "$loadavg" | tee -a "$results" >&2
+  printf '%s %s %s %s %s %s %s %s %s\n' "$build" "$(basename "$database")" "$kind" "$duration" \
+    "$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.3f", b - a }')" "$rss" "${chg:-n/a}" "$loadavg" "$(jq -r '.apply // "n/a"' "$answer")" | tee -a "$results" >&2
+  [ "$kind" != edit ] || [ "$build" != after ] || jq '{apply, apply_reason, rows_written}' "$answer" >"$work/applied-$kind-$(basename "$database").json"
+}
+
+# floor DATA_DIR: psql's \copy of the files on the after build's cluster, timed as bench/run.sh times its floor.
+floor() {
+  local database=${url[after]} t0 t1 loadavg
+  copy_floor_sql "$1" >"$work/floor.sql"
+  psql -X -q "$database" -c 'DROP TABLE IF EXISTS bench_raw_users, bench_raw_compounds, bench_raw_experiments' -c CHECKPOINT >/dev/null
+  loadavg=$(cut -d' ' -f1 /proc/loadavg)
+  t0=$EPOCHREALTIME
+  psql -X -q -1 -v ON_ERROR_STOP=1 "$database" -f "$work/floor.sql" >/dev/null 9>&- || die "floor: psql failed"
+  t1=$EPOCHREALTIME
+  psql -X -q "$database" -c 'DROP TABLE bench_raw_users, bench_raw_compounds, bench_raw_experiments' >/dev/null
+  printf 'floor postgres floor n/a %s n/a n/a %s n/a\n' "$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.3f", b - a }')" "$loadavg" | tee -a "$results" >&2
+}
+
+# ephemeral BUILD: the embedded default in one server process: the data loaded, then the edited copy over it (the
+# data folder is a link, moved between the two). Appends a line per load, as load does.
+ephemeral() {
+  local build=$1 port link="$work/ephemeral-data" base kind t0 t1 code answer="$work/csv-$1-ephemeral.json" rss loadavg
+  ln -sfn "$data_dir" "$link"
+  port=$(free_port)
+  (cd "$work/app-$build" && exec env -u ASPNETCORE_URLS -u ASPNETCORE_HTTP_PORTS -u ASPNETCORE_HTTPS_PORTS -u API_DB_PATH -u DATABASE_URL \
+    ETL_DATA_DIR="$link" ASPNETCORE_ENVIRONMENT=Production "${server_env[@]}" \
+    dotnet ExperimentEtl.dll --urls "http://127.0.0.1:$port") >"$work/server-$build-ephemeral.log" 2>&1 9>&- &
+  server_pid=$!
+  base="http://127.0.0.1:$port"
+  wait_ready "$server_pid" "$base" "$work/server-$build-ephemeral.log" "$ready_timeout" || die "$build ephemeral: the server did not become ready"
+  for kind in first edit; do
+    [ "$kind" = edit ] && ln -sfn "$edit_dir" "$link"
+    loadavg=$(cut -d' ' -f1 /proc/loadavg)
+    t0=$EPOCHREALTIME
+    code=$(curl -sS --max-time "$run_timeout" -o "$answer" -w '%{http_code}' "$base/csv") || code=000
+    t1=$EPOCHREALTIME
+    if [ "$code" != 200 ] || ! jq -e '.status == "succeeded"' "$answer" >/dev/null; then
+      die "$build ephemeral $kind: /csv answered HTTP $code"
+    fi
+    rss=$(awk '/^VmHWM:/ { printf "%.0f", $2 / 1024 }' "/proc/$server_pid/status")
+    printf '%s ephemeral %s %s %s %s n/a %s %s\n' "$build" "$kind" "$(jq -r '.duration_seconds' "$answer")" \
+      "$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.3f", b - a }')" "$rss" "$loadavg" "$(jq -r '.apply // "n/a"' "$answer")" | tee -a "$results" >&2
+  done
+  stop_process "$server_pid"
+  server_pid=""
+}
+
+# data_set_size BUILD: the current generation's tables with their indexes (bytes), and the experiments' dead rows
+# and autovacuum runs so far: what repeated change-only reloads leave behind (bloat).
+data_set_size() {
+  psql -X -Atc "SELECT pg_size_pretty(sum(pg_total_relation_size(c.oid))) || ' (' || sum(pg_total_relation_size(c.oid)) || ' bytes); experiments: '
+      || (SELECT n_dead_tup || ' dead rows, ' || autovacuum_count || ' autovacuums' FROM pg_stat_user_tables s
+          WHERE s.schemaname = n.nspname AND s.relname = 'experiments')
+    FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+    WHERE n.nspname = (SELECT 'etl_gen_' || generation FROM data_generation) AND c.relkind = 'r' GROUP BY n.nspname" "${url[$1]}"
 }
 
 # ---- the sequence -----------------------------------------------------------------------------------------
 pg_version=$(psql -X -Atc 'SHOW server_version' "${url[after]}")
-for build in "${builds[@]}"; do load "$build" "${url[$build]}" first "$data_dir"; done
+declare -A size_first size_last
+for build in "${builds[@]}"; do
+  load "$build" "${url[$build]}" first "$data_dir"
+  size_first[$build]=$(data_set_size "$build")
+done
 for rep in $(seq 1 "$reps"); do
   for step in "${steps[@]}"; do
     [ "$step" = edit ] && files=$edit_dir || files=$data_dir
     for build in "${builds[@]}"; do load "$build" "${url[$build]}" "$step" "$files"; done
+    [ "$step" != edit ] || floor "$edit_dir"
   done
   log "repetition $rep done"
 done
+for build in "${builds[@]}"; do size_last[$build]=$(data_set_size "$build"); done
 if [ "${BENCH_SQLITE:-}" = 1 ]; then
   for build in "${builds[@]}"; do
     db="$work/$build.db"
     load "$build" "$db" first "$data_dir"
     load "$build" "$db" repeat "$data_dir"
     load "$build" "$db" edit "$edit_dir"
-    rm -f "$db" "$db-wal" "$db-shm"
+    rm -f "$db" "$db-wal" "$db-shm" "$db.etl-state"
+    ephemeral "$build"
   done
 fi
 
@@ -199,12 +264,12 @@ result="$out_dir/changes-$size-$(date -u +%Y%m%dT%H%M%SZ).txt"
   echo "data: $data_dir; edited copy: $edit_dir ($edit)"
   [ ${#server_env[@]} -eq 0 ] || echo "server environment: ${server_env[*]}"
   echo
-  echo "every load: build database kind duration_seconds /csv_s peak_RSS_MB change_statements_s load_average"
+  echo "every load: build database kind duration_seconds /csv_s peak_RSS_MB change_statements_s load_average apply"
   sed 's/^/  /' "$results"
   echo
   echo "medians (PostgreSQL): build kind /csv_s duration_seconds peak_RSS_MB change_statements_s"
-  for build in "${builds[@]}"; do
-    for kind in repeat edit back; do
+  for build in "${builds[@]}" floor; do
+    for kind in first repeat edit back floor; do
       mapfile -t rows < <(awk -v b="$build" -v k="$kind" '$1 == b && $3 == k && $2 == "postgres"' "$results")
       [ ${#rows[@]} -gt 0 ] || continue
       printf '  %-6s %-6s %8s %8s %6s %8s\n' "$build" "$kind" \
@@ -213,6 +278,27 @@ result="$out_dir/changes-$size-$(date -u +%Y%m%dT%H%M%SZ).txt"
         "$(median "$(printf '%s\n' "${rows[@]}" | awk '{ print $6 }')")" \
         "$(printf '%s\n' "${rows[@]}" | awk '{ print $7 }' | sort -g | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }')"
     done
+  done
+  echo
+  echo "the data set's tables in PostgreSQL (bloat): after the first (full) load, and after the last load"
+  for build in "${builds[@]}"; do
+    echo "  $build: ${size_first[$build]}"
+    echo "  $build: ${size_last[$build]}"
+  done
+  mapfile -t floors < <(awk '$1 == "floor" { print $5 }' "$results")
+  if [ ${#floors[@]} -gt 0 ]; then
+    floor_median=$(median "${floors[@]}")
+    for build in "${builds[@]}"; do
+      mapfile -t edits < <(awk -v b="$build" '$1 == b && $2 == "postgres" && $3 == "edit" { print $5 }' "$results")
+      [ ${#edits[@]} -gt 0 ] || continue
+      echo "  $build: the edit reload's /csv over the raw floor of the edited files: $(awk -v e="$(median "${edits[@]}")" -v f="$floor_median" 'BEGIN { printf "%.2f", e / f }')x"
+    done
+  fi
+  for file in "$work"/applied-edit-*.json; do
+    [ -f "$file" ] || continue
+    echo
+    echo "how the last edit load of the after build was applied ($(basename "$file" .json)):"
+    jq . "$file"
   done
   for file in "$work"/changes-edit-*.json; do
     [ -f "$file" ] || continue

@@ -68,6 +68,8 @@ out_dir="$repo/bench/out"
 
 # shellcheck source=bench/typed-floor.sh
 . "$repo/bench/typed-floor.sh"
+# shellcheck source=bench/copy-floor.sh
+. "$repo/bench/copy-floor.sh"
 # shellcheck source=bench/cpu.sh
 . "$repo/bench/cpu.sh"
 for tool in curl jq psql dotnet awk flock; do
@@ -205,14 +207,7 @@ code_state="$(git -C "$repo" describe --always --dirty 2>/dev/null || echo unkno
 
 # ---- the three measurements -------------------------------------------------------------------------------
 # floor: a fresh set of one-column tables, created and filled in one transaction like the service's load.
-cat >"$work/floor.sql" <<SQL
-CREATE TABLE bench_raw_users (line text);
-CREATE TABLE bench_raw_compounds (line text);
-CREATE TABLE bench_raw_experiments (line text);
-\\copy bench_raw_users FROM '$data_dir/users.csv' WITH (FORMAT text, DELIMITER E'\\x01')
-\\copy bench_raw_compounds FROM '$data_dir/compounds.csv' WITH (FORMAT text, DELIMITER E'\\x01')
-\\copy bench_raw_experiments FROM '$data_dir/user_experiments.csv' WITH (FORMAT text, DELIMITER E'\\x01')
-SQL
+copy_floor_sql "$data_dir" >"$work/floor.sql"
 
 declare -A seconds rss csv_rss csv_seconds report_seconds load_avg cpu service_cpu
 

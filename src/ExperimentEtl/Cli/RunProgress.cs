@@ -79,7 +79,26 @@ sealed class RunProgress
         await WriteLineAsync(outcome.Succeeded
             ? string.Create(CultureInfo.InvariantCulture, $"Run {ended.RunId} succeeded in {seconds} s: {ended.Files.Sum(f => f.RowsLoaded):N0} rows loaded.")
             : $"Run {ended.RunId} {ended.Status} in {seconds} s.");
+        if (outcome.Succeeded && Applied(ended) is { } applied)
+        {
+            await WriteLineAsync(applied);
+        }
         return outcome;
+    }
+
+    /// <summary>How the load wrote its data set, and why, with the rows it wrote per table.</summary>
+    static string? Applied(RunRecord run)
+    {
+        if (run.Apply is not { } apply)
+        {
+            return null;
+        }
+        var how = apply == ApplyKinds.Changes ? "Applied only what changed" : "Applied in full";
+        var rows = run.RowsWritten is { } w
+            ? string.Create(CultureInfo.InvariantCulture,
+                $" Rows written: users {w.Users:N0}, compounds {w.Compounds:N0}, experiments {w.Experiments:N0}, user_features {w.UserFeatures:N0}, user_favorites {(w.UserFavorites is { } f ? f.ToString("N0", CultureInfo.InvariantCulture) : "(by the database)")}, compound_features {(w.CompoundFeatures is { } c ? c.ToString("N0", CultureInfo.InvariantCulture) : "(by the database)")}.")
+            : "";
+        return $"{how}: {run.ApplyReason}{rows}";
     }
 
     static async Task<RunOutcome> PollAsync(

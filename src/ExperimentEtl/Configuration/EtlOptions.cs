@@ -36,6 +36,9 @@ public sealed class EtlOptions
     /// <summary>How many rows of each load's change lists are kept, and for how many loads (<c>ETL_CHANGE_LIST_LIMIT</c>, <c>ETL_CHANGE_LISTS_KEPT</c>).</summary>
     public ChangeListSettings ChangeLists { get; init; } = ChangeListSettings.Default;
 
+    /// <summary>When a reload writes only what changed (<c>ETL_APPLY_CHANGES_UP_TO</c>) and where its comparison state is kept (<c>ETL_STATE_DIR</c>).</summary>
+    public ChangeApplySettings ChangeApply { get; init; } = ChangeApplySettings.Default;
+
     /// <summary>When set (<c>API_KEY</c>), endpoints that change data require it in the <c>X-Api-Key</c> header. Set but blank is an error.</summary>
     public string? ApiKey { get; init; }
 
@@ -61,6 +64,13 @@ public sealed class EtlOptions
         }
         var listLimit = WholeNumber(configuration, "ETL_CHANGE_LIST_LIMIT", ChangeListSettings.Default.ListLimit, 0, 100_000_000);
         var keptLoads = WholeNumber(configuration, "ETL_CHANGE_LISTS_KEPT", ChangeListSettings.Default.KeptLoads, 1, 100_000);
+        var changedShare = ChangeApplySettings.DefaultMaxChangedShare;
+        if (configuration["ETL_APPLY_CHANGES_UP_TO"] is { Length: > 0 } share
+            && (!double.TryParse(share, System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture, out changedShare)
+                || changedShare is < 0 or > 1 || double.IsNaN(changedShare)))
+        {
+            throw new ConfigurationException("ETL_APPLY_CHANGES_UP_TO must be a share from 0 to 1 (0 turns change-only reloads off).");
+        }
         // An empty key left by a template or a failed secret lookup must not quietly open the endpoints that change data.
         var apiKey = configuration["API_KEY"];
         if (apiKey is not null && string.IsNullOrWhiteSpace(apiKey))
@@ -78,6 +88,8 @@ public sealed class EtlOptions
             ApiKey = apiKey,
             ReadConcurrency = readConcurrency,
             ChangeLists = new ChangeListSettings(listLimit, keptLoads),
+            ChangeApply = new ChangeApplySettings(changedShare,
+                configuration["ETL_STATE_DIR"] is { Length: > 0 } stateDirectory ? Path.GetFullPath(stateDirectory) : null),
         };
     }
 

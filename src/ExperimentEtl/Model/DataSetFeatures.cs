@@ -29,6 +29,9 @@ public sealed class DataSetFeatures(
     /// <summary>Every compound tied for each user's favourite (the favourite itself included), in the users' order, then by compound id.</summary>
     public IEnumerable<FavoriteCompound> Favorites { get; } = favorites;
 
+    /// <summary>How many rows <see cref="Favorites"/> holds; null where the database derives the features (Citus).</summary>
+    public long? FavoriteCount { get; init; }
+
     /// <summary>Usage of the compounds that experiments listed, by compound id; unused compounds are absent.</summary>
     public IReadOnlyList<CompoundFeature> Compounds { get; } = compounds;
 }

@@ -48,6 +48,18 @@ public sealed record RunRecord(
     /// </summary>
     public string? Provider { get; init; }
 
+    /// <summary>
+    /// How a successful load wrote its data set: <see cref="ApplyKinds.Changes"/> (only what changed, in place) or
+    /// <see cref="ApplyKinds.Full"/> (the whole data set); null for a run that loaded nothing.
+    /// </summary>
+    public string? Apply { get; init; }
+
+    /// <summary>Why the load was applied as it was, in a sentence (for example why a reload was not change-only).</summary>
+    public string? ApplyReason { get; init; }
+
+    /// <summary>Rows the load wrote per table; null for a run that loaded nothing.</summary>
+    public RowsWritten? RowsWritten { get; init; }
+
     /// <summary>What a successful load changed, as the load computed it (kept in this process; the API reads it from the history).</summary>
     [JsonIgnore]
     public DataSetChange? Changes { get; init; }

@@ -57,8 +57,21 @@ public sealed class DataSetSource : IDisposable
         {
             return null;
         }
-        return new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, bufferSize: 1, FileOptions.SequentialScan);
+        var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, bufferSize: 1, FileOptions.SequentialScan);
+        if (!stream.CanSeek)
+        {
+            _readOnce = true;
+        }
+        return stream;
     }
+
+    volatile bool _readOnce;
+
+    /// <summary>
+    /// False once a file opened was one that can be read only once (a pipe): a run must then finish with what it read,
+    /// and cannot read the files again.
+    /// </summary>
+    public bool CanReadAgain => !_readOnce;
 
     public void Dispose() => _upload?.Dispose();
 }

@@ -147,16 +147,29 @@ public sealed class FeatureAccumulator(MemoryBudget? budget = null) : IFeatureAc
         var userCount = _userIds.Count;
         var bestCompound = new int[userCount];
         var bestCount = new int[userCount];
+        // Pairs come grouped by user, so each user's ties for the favourite are counted in the same pass.
+        long favorites = 0;
+        var ties = 0;
+        var tiesOf = -1;
         _pairs ??= new PairCounter(userCount, _maxCompoundId, budget);
         var compounds = new Dictionary<int, (long Experiments, int Users)>();
         using (var pairs = _pairs.Read())
         {
             while (pairs.MoveNext(out var index, out var compoundId, out var count))
             {
+                if (index != tiesOf)
+                {
+                    (favorites, ties, tiesOf) = (favorites + ties, 0, index);
+                }
                 if (count > bestCount[index])
                 {
                     bestCount[index] = count;
                     bestCompound[index] = compoundId;
+                    ties = 1;
+                }
+                else if (count == bestCount[index])
+                {
+                    ties++;
                 }
                 ref var usage = ref System.Runtime.InteropServices.CollectionsMarshal.GetValueRefOrAddDefault(compounds, compoundId, out _);
                 usage = (usage.Experiments + count, usage.Users + 1);
@@ -173,7 +186,10 @@ public sealed class FeatureAccumulator(MemoryBudget? budget = null) : IFeatureAc
         return new DataSetFeatures(userCount, compoundCount, ExperimentCount, active,
             new UserFeatures(_userIds, _experimentCounts, bestCompound, _rowFingerprints, _experimentsFingerprints),
             Favorites(_pairs, _userIds, bestCount),
-            [.. compounds.OrderBy(c => c.Key).Select(c => new CompoundFeature(c.Key, c.Value.Experiments, c.Value.Users))]);
+            [.. compounds.OrderBy(c => c.Key).Select(c => new CompoundFeature(c.Key, c.Value.Experiments, c.Value.Users))])
+        {
+            FavoriteCount = favorites + ties,
+        };
     }
 
     static IEnumerable<FavoriteCompound> Favorites(PairCounter pairCounter, List<int> userIds, int[] bestCount)

@@ -38,6 +38,29 @@ public static class RowFingerprints
         return (long)XxHash3.HashToUInt64(MemoryMarshal.AsBytes(fields));
     }
 
+    /// <summary>The fingerprint of a compound's stored fields (name, structure), never 0.</summary>
+    public static long Compound(in CompoundRow row)
+    {
+        var structure = XxHash3.HashToUInt64(MemoryMarshal.AsBytes(row.Structure.AsSpan()), row.CompoundId);
+        return NonZero((long)XxHash3.HashToUInt64(MemoryMarshal.AsBytes(row.Name.AsSpan()), (long)structure));
+    }
+
+    /// <summary>
+    /// The fingerprint of an experiment as stored (its user, run time and compound ids as the load stores them), never 0:
+    /// a change-only reload compares it with the one kept for the same experiment id.
+    /// </summary>
+    public static long StoredExperiment(in ExperimentRow row)
+    {
+        var seed = (long)((ulong)(uint)row.UserId << 32 | (uint)row.RunTime) ^ ((long)row.ExperimentId * unchecked((long)0x9E3779B97F4A7C15UL));
+        return NonZero((long)XxHash3.HashToUInt64(MemoryMarshal.AsBytes(row.CompoundIds.AsSpan()), seed));
+    }
+
+    /// <summary>A user's own fields' fingerprint (<see cref="User"/>) as the comparison state keeps it, never 0.</summary>
+    public static long StoredUser(in UserRow row) => NonZero(User(row));
+
+    /// <summary>The comparison state takes 0 for "no such row": a fingerprint that is 0 becomes 1 (one more value in 2^64 collides).</summary>
+    public static long NonZero(long fingerprint) => fingerprint == 0 ? 1 : fingerprint;
+
     // SplitMix64's finaliser: a bijection that spreads an id over 64 bits, so that sums of different id sets differ.
     static ulong Mix(ulong z)
     {

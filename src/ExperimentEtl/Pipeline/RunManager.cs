@@ -26,6 +26,7 @@ public sealed partial class RunManager(IEtlStore store, EtlOptions options, Time
     // One run at a time in this process; the store's load lock (PostgreSQL) extends that to other processes.
     readonly SemaphoreSlim _gate = new(1, 1);
     readonly CancellationTokenSource _stopping = new();
+    readonly LoadPlanner _loads = new(store, options.ChangeApply, options.MemoryBudget);
     volatile ActiveRun? _active;
 
     // The run being started (between taking the gate and becoming active): while it is, the sweeper leaves runs alone.
@@ -126,7 +127,7 @@ public sealed partial class RunManager(IEtlStore store, EtlOptions options, Time
             await SaveUnsavedAsync();
             try
             {
-                load = await Task.Run(store.BeginLoad, cancellationToken);
+                load = await Task.Run(() => _loads.Begin(() => source.CanReadAgain), cancellationToken);
             }
             catch (RunInProgressException)
             {
@@ -222,8 +223,17 @@ public sealed partial class RunManager(IEtlStore store, EtlOptions options, Time
             }
             // Once committed, the data set and the run's end are visible to readers: from then on a start waits for this
             // run's cleanup rather than refuse.
-            outcome = EtlPipeline.Execute(source, new CommitSignalingLoad(load, () => _cleaningUp = true), active.Run,
-                files => active.Update(active.Run with { Files = files }), options.MemoryBudget, clock, token);
+            try
+            {
+                outcome = Execute(active, load, source);
+            }
+            catch (FullLoadNeededException e)
+            {
+                // Nothing of the change-only attempt was committed: read the files again into a full load.
+                load.Dispose();
+                load = _loads.BeginFull(e.Message);
+                outcome = Execute(active, load, source);
+            }
             if (outcome.Succeeded)
             {
                 Interlocked.Increment(ref _committedRuns);
@@ -276,6 +286,10 @@ public sealed partial class RunManager(IEtlStore store, EtlOptions options, Time
         Telemetry.EtlTelemetry.RunEnded(outcome.Run);
         return outcome;
     }
+
+    RunOutcome Execute(ActiveRun active, IDataSetLoad load, DataSetSource source) =>
+        EtlPipeline.Execute(source, new CommitSignalingLoad(load, () => _cleaningUp = true), active.Run,
+            files => active.Update(active.Run with { Files = files }), options.MemoryBudget, clock, active.Cancellation.Token);
 
     /// <summary>Stops the progress publisher and stores an end other than success, while the run still holds the gate.</summary>
     async Task<RunOutcome> FinishAsync(RunOutcome outcome, CancellationTokenSource progressLoop, Task? progressTask)

@@ -19,4 +19,16 @@ public interface IDataSetStore
     /// Throws <see cref="RunInProgressException"/> when another load holds the database.
     /// </summary>
     IDataSetLoad BeginLoad();
+
+    /// <summary>
+    /// Starts a change-only reload of the data set the database holds, or null where the store always replaces the
+    /// data set whole (Citus). Throws <see cref="RunInProgressException"/> when another load holds the database.
+    /// </summary>
+    IDataSetPatch? BeginPatch() => null;
+
+    /// <summary>
+    /// Where the comparison state of this database's data set is kept by default (a file name unique to the database,
+    /// in a folder of its own); null where the store has no change-only reloads.
+    /// </summary>
+    string? ComparisonStatePath => null;
 }

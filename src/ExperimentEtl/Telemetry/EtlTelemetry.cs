@@ -44,6 +44,9 @@ public static class EtlTelemetry
     static readonly Counter<long> BytesRead = Meter.CreateCounter<long>(
         "etl.read", "By", "Input bytes read, by file, counted when a run ends.");
 
+    static readonly Counter<long> RowsWritten = Meter.CreateCounter<long>(
+        "etl.rows.written", "{row}", "Rows successful loads wrote, by table and apply (changes: only what changed; full: the whole data set).");
+
     static readonly Counter<long> ReportCacheLookups = Meter.CreateCounter<long>(
         "etl.report_cache.lookups", "{request}", "GET /report answers, by result: hit (from memory) or miss (from the database).");
 
@@ -73,7 +76,7 @@ public static class EtlTelemetry
     {
         var status = new KeyValuePair<string, object?>("status", run.Status);
         var mode = new KeyValuePair<string, object?>("mode", ModeTag(run.Mode));
-        RunsFinished.Add(1, status, mode);
+        RunsFinished.Add(1, status, mode, new("apply", run.Apply ?? "none"));
         if (run.DurationSeconds is { } seconds)
         {
             RunDuration.Record(seconds, status, mode);
@@ -86,9 +89,25 @@ public static class EtlTelemetry
             RowsRejected.Add(file.RowsRejected, tag);
             BytesRead.Add(file.BytesRead, tag);
         }
+        if (run.RowsWritten is { } written)
+        {
+            var apply = new KeyValuePair<string, object?>("apply", run.Apply);
+            foreach (var (table, rows) in new[]
+            {
+                ("users", written.Users), ("compounds", written.Compounds), ("experiments", written.Experiments),
+                ("user_features", written.UserFeatures), ("user_favorites", written.UserFavorites), ("compound_features", written.CompoundFeatures),
+            })
+            {
+                if (rows is { } counted)
+                {
+                    RowsWritten.Add(counted, new("table", table), apply);
+                }
+            }
+        }
         if (FindRunSpan() is { } span)
         {
             span.SetTag("etl.run.status", run.Status);
+            span.SetTag("etl.run.apply", run.Apply);
             span.SetTag("etl.rows.loaded", run.Files.Sum(f => f.RowsLoaded));
             span.SetTag("etl.errors", run.ErrorCount);
             if (run.Status == RunStatus.Failed)

@@ -133,7 +133,10 @@ public sealed class ChangeApiTests
         var client = app.CreateClient();
         var first = await LoadAsync(client);
 
-        // What a version without change tracking left: id lists in the order listed, no users' fingerprints, no history.
+        // What a version without change tracking left: id lists in the order listed, no users' fingerprints, no history,
+        // and no comparison state.
+        var options = app.Services.GetRequiredService<ExperimentEtl.Configuration.EtlOptions>();
+        File.Delete(new ExperimentEtl.Pipeline.LoadPlanner(app.Services.GetRequiredService<IEtlStore>(), options.ChangeApply, options.MemoryBudget).StatePath!);
         if (backend == Backend.Postgres)
         {
             await using var command = app.Services.GetRequiredService<NpgsqlDataSource>().CreateCommand("""

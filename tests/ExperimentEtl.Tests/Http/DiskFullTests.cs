@@ -18,13 +18,17 @@ public sealed class DiskFullTests
         return users.ToString();
     }
 
-    [Fact]
-    public async Task A_load_that_fills_the_disk_fails_with_503_keeps_the_previous_data_and_gives_the_space_back()
+    [Theory]
+    [InlineData("full")]
+    [InlineData("changes")]
+    public async Task A_load_that_fills_the_disk_fails_with_503_keeps_the_previous_data_and_gives_the_space_back(string apply)
     {
         await using var disk = await SmallDisk.MountAsync(megabytes: 4);
         var database = Path.Combine(disk.Path, "experiments.db");
         using var files = TestFiles.BundledSample();
-        await using var app = await EtlAppFactory.CreateWithDatabaseAsync(database, files.Directory);
+        // "changes": the reload applies the 60,000 new users as changes, whatever their share.
+        await using var app = await EtlAppFactory.CreateWithDatabaseAsync(database, files.Directory,
+            new Dictionary<string, string> { ["ETL_APPLY_CHANGES_UP_TO"] = apply == "full" ? "0" : "1" });
         var client = app.CreateClient();
         Assert.Equal(HttpStatusCode.OK, (await client.GetAsync("/csv")).StatusCode);
         var usedBefore = disk.UsedBytes;
@@ -42,7 +46,9 @@ public sealed class DiskFullTests
         // And the next run that fits succeeds.
         using var small = TestFiles.BundledSample();
         files.Write("users.csv", File.ReadAllText(Path.Combine(small.Directory, "users.csv")));
-        Assert.Equal(HttpStatusCode.OK, (await client.GetAsync("/csv")).StatusCode);
+        var next = await client.GetAsync("/csv");
+        Assert.Equal(HttpStatusCode.OK, next.StatusCode);
+        Assert.Equal(apply, (await next.ReadJsonAsync()).GetProperty("apply").GetString());
     }
 
     [Fact]

@@ -16,11 +16,27 @@ public sealed class ProcessTests
     // Endless valid experiments over the bundled sample's 10 users and 3 compounds.
     static string Experiment(long id) => $"{id},\t{1 + (id % 10)},\t{1 + (id % 3)};3,\t{id % 100}";
 
-    static Dictionary<string, string> Environment(string databaseUrl, string dataDirectory) => new()
+    /// <param name="apply">"full": every load replaces the data set whole; "changes": reloads apply only what changed,
+    /// however much; null: the service's default.</param>
+    static Dictionary<string, string> Environment(string databaseUrl, string dataDirectory, string? apply = null)
     {
-        ["DATABASE_URL"] = databaseUrl,
-        ["ETL_DATA_DIR"] = dataDirectory,
-        ["Logging__LogLevel__Default"] = "Warning",
+        var environment = new Dictionary<string, string>
+        {
+            ["DATABASE_URL"] = databaseUrl,
+            ["ETL_DATA_DIR"] = dataDirectory,
+            ["Logging__LogLevel__Default"] = "Warning",
+        };
+        if (apply is not null)
+        {
+            environment["ETL_APPLY_CHANGES_UP_TO"] = apply == "full" ? "0" : "1";
+        }
+        return environment;
+    }
+
+    /// <summary>The durable backends, each with reloads applied in full and (not on Citus) as changes only.</summary>
+    public static TheoryData<Backend, string> DurableAndApply => new()
+    {
+        { Backend.SqliteFile, "full" }, { Backend.SqliteFile, "changes" }, { Backend.Postgres, "full" }, { Backend.Postgres, "changes" }, { Backend.Citus, "full" },
     };
 
     static async Task<string> ReportAsync(HttpClient client)
@@ -157,14 +173,14 @@ public sealed class ProcessTests
     }
 
     [Theory]
-    [MemberData(nameof(Backends.Durable), MemberType = typeof(Backends))]
-    public async Task A_server_killed_during_a_run_and_restarted_at_once_leaves_the_data_intact_and_marks_the_run_failed(Backend backend)
+    [MemberData(nameof(DurableAndApply))]
+    public async Task A_server_killed_during_a_run_and_restarted_at_once_leaves_the_data_intact_and_marks_the_run_failed(Backend backend, string apply)
     {
         using var files = TestFiles.BundledSample();
-        var (database, before, runId) = await InterruptStreamingRunAsync(backend, files.Directory, server => server.KillAsync());
+        var (database, before, runId) = await InterruptStreamingRunAsync(backend, files.Directory, server => server.KillAsync(), apply);
 
         // Restarted at once, as a supervisor does: the killed session may still hold the load lock for a moment.
-        await using var restarted = await ServerProcess.StartAsync(Environment(database, files.Directory));
+        await using var restarted = await ServerProcess.StartAsync(Environment(database, files.Directory, apply));
         var run = await WaitForStatusAsync(restarted.Client, runId, status => status is not ("queued" or "running"), seconds: 15);
         Assert.Equal("failed", run.GetProperty("status").GetString());
         Assert.Contains("stopped", run.GetProperty("message").GetString(), StringComparison.Ordinal);
@@ -177,10 +193,10 @@ public sealed class ProcessTests
         // On PostgreSQL a load's generation schema is committed empty at its start, for its feature tables' connection:
         // a killed server leaves it (its tables roll back), unpublished and unread.
         using var files = TestFiles.BundledSample();
-        var (database, before, _) = await InterruptStreamingRunAsync(Backend.Postgres, files.Directory, server => server.KillAsync());
+        var (database, before, _) = await InterruptStreamingRunAsync(Backend.Postgres, files.Directory, server => server.KillAsync(), "full");
         Assert.Equal(2L, await GenerationCountAsync(database));
 
-        await using var restarted = await ServerProcess.StartAsync(Environment(database, files.Directory));
+        await using var restarted = await ServerProcess.StartAsync(Environment(database, files.Directory, "full"));
         Assert.Equal(before, await ReportAsync(restarted.Client));
         Assert.Equal(HttpStatusCode.OK, (await restarted.Client.GetAsync("/csv")).StatusCode);
 
@@ -242,17 +258,21 @@ public sealed class ProcessTests
         return (runId, doomed);
     }
 
-    [Fact]
-    public async Task Sigterm_after_the_files_are_read_still_cancels_and_rolls_the_run_back()
+    [Theory]
+    [InlineData("full")]
+    [InlineData("changes")]
+    public async Task Sigterm_after_the_files_are_read_still_cancels_and_rolls_the_run_back(string apply)
     {
         var database = await TestPostgres.CreateDatabaseAsync();
         using var files = TestFiles.BundledSample();
-        await using var server = await ServerProcess.StartAsync(Environment(database, files.Directory));
+        await using var server = await ServerProcess.StartAsync(Environment(database, files.Directory, apply));
         Assert.Equal(HttpStatusCode.OK, (await server.Client.GetAsync("/csv")).StatusCode);
         var before = await ReportAsync(server.Client);
+        files.Write("users.csv", File.ReadAllText(Path.Combine(files.Directory, "users.csv")).Replace("Alice", "Alicia", StringComparison.Ordinal));
 
-        // Hold the run between reading its files and its commit.
-        await using var held = await HeldPublish.HoldAsync(database);
+        // Hold the run between reading its files and its commit: a full load at its publish, a change-only reload once
+        // it has changed the rows in place, at its change's first look at the history.
+        await using var held = apply == "full" ? await HeldPublish.HoldAsync(database) : await HeldPublish.HoldChangeAsync(database);
         var runId = (await (await server.Client.PostAsync("/api/etl/runs", null)).ReadJsonAsync()).GetProperty("run_id").GetString()!;
         await held.WaitForLoadAsync();
 
@@ -260,10 +280,14 @@ public sealed class ProcessTests
         await held.ReleaseAsync(); // Before the fix, the commit went on from here.
         Assert.True(exit < TimeSpan.FromSeconds(10), $"exit took {exit}");
 
-        await using var restarted = await ServerProcess.StartAsync(Environment(database, files.Directory));
+        await using var restarted = await ServerProcess.StartAsync(Environment(database, files.Directory, apply));
         var run = await (await restarted.Client.GetAsync($"/api/etl/runs/{runId}")).ReadJsonAsync();
         Assert.Equal("cancelled", run.GetProperty("status").GetString());
         Assert.Equal(before, await ReportAsync(restarted.Client));
+        // The next reload is as the interrupted one would have been.
+        var next = await (await restarted.Client.PostAsync("/api/etl/runs?wait=true", null)).ReadJsonAsync();
+        Assert.Equal(apply, next.GetProperty("apply").GetString());
+        Assert.Contains("Alicia", await ReportAsync(restarted.Client), StringComparison.Ordinal);
     }
 
     [Theory]
@@ -312,8 +336,8 @@ public sealed class ProcessTests
     }
 
     [Theory]
-    [MemberData(nameof(Backends.Durable), MemberType = typeof(Backends))]
-    public async Task Sigterm_during_a_run_cancels_and_rolls_it_back_and_the_process_exits_within_10_seconds(Backend backend)
+    [MemberData(nameof(DurableAndApply))]
+    public async Task Sigterm_during_a_run_cancels_and_rolls_it_back_and_the_process_exits_within_10_seconds(Backend backend, string apply)
     {
         using var files = TestFiles.BundledSample();
         var (database, before, runId) = await InterruptStreamingRunAsync(backend, files.Directory, async server =>
@@ -321,9 +345,9 @@ public sealed class ProcessTests
             var exit = await server.TerminateAsync(TimeSpan.FromSeconds(10));
             Assert.True(exit < TimeSpan.FromSeconds(10), $"exit took {exit}");
             Assert.Equal(0, server.ExitCode);
-        });
+        }, apply);
 
-        await using var restarted = await ServerProcess.StartAsync(Environment(database, files.Directory));
+        await using var restarted = await ServerProcess.StartAsync(Environment(database, files.Directory, apply));
         var run = await (await restarted.Client.GetAsync($"/api/etl/runs/{runId}")).ReadJsonAsync();
         Assert.Equal("cancelled", run.GetProperty("status").GetString());
         Assert.Equal(before, await ReportAsync(restarted.Client));
@@ -334,14 +358,16 @@ public sealed class ProcessTests
     /// and <paramref name="interrupt"/>s that server once the run is well under way.
     /// </summary>
     /// <returns>The database, the report before the interrupted run, and that run's id.</returns>
+    /// <param name="apply">How the interrupted run applies its data set (<see cref="Environment"/>): a change-only
+    /// reload reads the never-ending file and stages what it finds new.</param>
     static async Task<(string Database, string Before, string RunId)> InterruptStreamingRunAsync(
-        Backend backend, string dataDirectory, Func<ServerProcess, Task> interrupt)
+        Backend backend, string dataDirectory, Func<ServerProcess, Task> interrupt, string apply)
     {
         var database = backend is Backend.Postgres or Backend.Citus
             ? await EtlAppFactory.CreateServerDatabaseAsync(backend)
             : Path.Combine(dataDirectory, "experiments.db"); // Deleted with the data folder.
         string before;
-        await using (var initial = await ServerProcess.StartAsync(Environment(database, dataDirectory)))
+        await using (var initial = await ServerProcess.StartAsync(Environment(database, dataDirectory, apply)))
         {
             Assert.Equal(HttpStatusCode.OK, (await initial.Client.GetAsync("/csv")).StatusCode);
             before = await ReportAsync(initial.Client);
@@ -350,7 +376,7 @@ public sealed class ProcessTests
         using var streaming = TestFiles.BundledSample();
         File.Delete(Path.Combine(streaming.Directory, "user_experiments.csv"));
         await using var experiments = new Fifo(Path.Combine(streaming.Directory, "user_experiments.csv"));
-        await using var server = await ServerProcess.StartAsync(Environment(database, streaming.Directory));
+        await using var server = await ServerProcess.StartAsync(Environment(database, streaming.Directory, apply));
         using var stop = new CancellationTokenSource();
         var runId = (await (await server.Client.PostAsync("/api/etl/runs", null)).ReadJsonAsync()).GetProperty("run_id").GetString()!;
         await experiments.WaitForReaderAsync();
@@ -363,8 +389,10 @@ public sealed class ProcessTests
         return (database, before, runId);
     }
 
-    [Fact]
-    public async Task The_database_going_away_fails_the_run_cleanly_and_the_service_recovers_without_a_restart()
+    [Theory]
+    [InlineData("full")]
+    [InlineData("changes")]
+    public async Task The_database_going_away_fails_the_run_cleanly_and_the_service_recovers_without_a_restart(string apply)
     {
         var cluster = Directory.CreateTempSubdirectory("etl-test-own-pg-").FullName;
         var script = Path.Combine(TestPostgres.RepositoryRoot(), "scripts", "pg-cluster.sh");
@@ -372,9 +400,14 @@ public sealed class ProcessTests
         try
         {
             using var files = TestFiles.BundledSample();
+            await using var server = await ServerProcess.StartAsync(Environment(url, files.Directory, apply));
+            if (apply == "changes")
+            {
+                // A data set for the run to compare with: it stops while it stages what it finds new.
+                Assert.Equal(HttpStatusCode.OK, (await server.Client.GetAsync("/csv")).StatusCode);
+            }
             File.Delete(Path.Combine(files.Directory, "user_experiments.csv"));
             await using var experiments = new Fifo(Path.Combine(files.Directory, "user_experiments.csv"));
-            await using var server = await ServerProcess.StartAsync(Environment(url, files.Directory));
             using var stop = new CancellationTokenSource();
             var runId = (await (await server.Client.PostAsync("/api/etl/runs", null)).ReadJsonAsync()).GetProperty("run_id").GetString()!;
             await experiments.WaitForReaderAsync();
@@ -395,6 +428,7 @@ public sealed class ProcessTests
             files.Write("user_experiments.csv", File.ReadAllText(Path.Combine(TestPostgres.RepositoryRoot(), "data", "user_experiments.csv")));
             var next = await server.Client.PostAsync("/api/etl/runs?wait=true", null);
             Assert.Equal(HttpStatusCode.OK, next.StatusCode);
+            Assert.Equal(apply, (await next.ReadJsonAsync()).GetProperty("apply").GetString());
             // The failed run's record reached the database once it was back.
             var listed = (await (await server.Client.GetAsync("/api/etl/runs")).ReadJsonAsync()).GetProperty("runs").EnumerateArray()
                 .Select(r => (r.GetProperty("run_id").GetString(), r.GetProperty("status").GetString())).ToList();

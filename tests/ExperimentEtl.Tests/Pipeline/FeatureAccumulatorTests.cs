@@ -414,4 +414,34 @@ public sealed class FeatureAccumulatorTests
         Assert.Equal(expected.Count(u => u.ExperimentCount > 0), features.ActiveUserCount);
         Assert.Equal(compoundPool.Length, features.CompoundCount);
     }
+
+    [Fact]
+    public void The_count_of_favourite_ties_is_the_number_of_ties_listed()
+    {
+        var random = new Random(5);
+        using var accumulator = new FeatureAccumulator();
+        for (var user = 1; user <= 200; user++)
+        {
+            accumulator.AddUser(user);
+        }
+        var uses = new Dictionary<(int User, int Compound), int>();
+        for (var experiment = 0; experiment < 1000; experiment++)
+        {
+            var user = random.Next(1, 150);
+            int[] compounds = [.. Enumerable.Range(1, 12).Where(_ => random.Next(4) == 0)];
+            accumulator.AddExperiment(user, compounds);
+            foreach (var compound in compounds)
+            {
+                uses[(user, compound)] = uses.GetValueOrDefault((user, compound)) + 1;
+            }
+        }
+
+        var features = accumulator.Build(compoundCount: 12);
+
+        // Counted here from the experiments: per user, the compounds used as often as the most used one.
+        var ties = uses.GroupBy(u => u.Key.User).Sum(user => user.Count(u => u.Value == user.Max(x => x.Value)));
+        Assert.Equal(ties, features.FavoriteCount);
+        Assert.Equal(ties, features.Favorites.Count());
+        Assert.True(ties > features.Users.Count(u => u.FavoriteCompoundId is not null));
+    }
 }

@@ -52,6 +52,15 @@ public abstract class ChangeSql
 
     /// <summary>A query with one row if the replaced data set's table has the column (a data set loaded by an earlier version may not).</summary>
     public abstract string ColumnExists(DataSetTable table, string column);
+
+    /// <summary>
+    /// Rows sent as parameters in one statement: a query of the given columns, named, and its parameter values
+    /// (<c>$1</c>…), made from one array of values per column, each as long as the others.
+    /// </summary>
+    public abstract (string Query, object?[] Values) Rows(IReadOnlyList<DataSetColumn> columns, IReadOnlyList<Array> values);
+
+    /// <summary>Creates <see cref="Scratch"/> empty, with the given columns.</summary>
+    public abstract string CreateEmptyScratch(string name, IReadOnlyList<DataSetColumn> columns);
 }
 
 /// <summary>The change's SQL on PostgreSQL: both data sets are generations, schemas side by side.</summary>
@@ -79,6 +88,14 @@ public class PostgresChangeSql(string oldSchema, string newSchema) : ChangeSql
 
     public override string ColumnExists(DataSetTable table, string column) =>
         $"SELECT 1 FROM pg_attribute WHERE attrelid = '{Replaced(table)}'::regclass AND attname = '{column}' AND NOT attisdropped";
+
+    public override string CreateEmptyScratch(string name, IReadOnlyList<DataSetColumn> columns) =>
+        $"CREATE UNLOGGED TABLE {Scratch(name)} ({string.Join(", ", columns.Select(c => $"{c.Name} {Postgres.PgSchema.TypeOf(c.Type)}"))})";
+
+    // One array parameter per column, unnested side by side.
+    public override (string Query, object?[] Values) Rows(IReadOnlyList<DataSetColumn> columns, IReadOnlyList<Array> values) => (
+        $"SELECT * FROM unnest({string.Join(", ", columns.Select((c, i) => $"${i + 1}::{Postgres.PgSchema.TypeOf(c.Type)}[]"))}) AS r ({string.Join(", ", columns.Select(c => c.Name))})",
+        [.. values]);
 }
 
 /// <summary>The change's SQL on SQLite: the load renames the replaced data set's tables to <c>prev_*</c> and drops them at its commit.</summary>
@@ -105,4 +122,31 @@ public sealed class SqliteChangeSql : ChangeSql
         $"(SELECT group_concat(v, ';') FROM (SELECT DISTINCT CAST(value AS INTEGER) AS v FROM json_each('[' || replace({column}, ';', ',') || ']') ORDER BY v))";
 
     public override string ColumnExists(DataSetTable table, string column) => $"SELECT 1 FROM pragma_table_info('{Replaced(table)}') WHERE name = '{column}'";
+
+    public override string CreateEmptyScratch(string name, IReadOnlyList<DataSetColumn> columns) =>
+        $"CREATE TEMP TABLE {name} ({string.Join(", ", columns.Select(c => $"{c.Name} {Sqlite.SqliteSchema.TypeOf(c.Type)}"))})";
+
+    // One JSON text of row arrays: SQLite has no array parameters, and its JSON functions read the rows in one pass.
+    public override (string Query, object?[] Values) Rows(IReadOnlyList<DataSetColumn> columns, IReadOnlyList<Array> values)
+    {
+        var json = new System.Text.StringBuilder("[");
+        var rows = values.Count == 0 ? 0 : values[0].Length;
+        for (var row = 0; row < rows; row++)
+        {
+            json.Append(row == 0 ? "[" : ",[");
+            for (var column = 0; column < values.Count; column++)
+            {
+                json.Append(column == 0 ? "" : ",").Append(values[column].GetValue(row) switch
+                {
+                    null => "null",
+                    string text => System.Text.Json.JsonSerializer.Serialize(text),
+                    IFormattable number => number.ToString(null, System.Globalization.CultureInfo.InvariantCulture),
+                    var other => throw new ArgumentException($"No JSON form for {other.GetType()}", nameof(values)),
+                });
+            }
+            json.Append(']');
+        }
+        json.Append(']');
+        return ($"SELECT {string.Join(", ", columns.Select((c, i) => $"json_extract(value, '$[{i}]') AS {c.Name}"))} FROM json_each($1)", [json.ToString()]);
+    }
 }

@@ -140,4 +140,7 @@ public sealed class CitusEtlStore(NpgsqlDataSource dataSource, ChangeListSetting
         await PgSql.ScalarAsync(connection, "SELECT bool_and(success) FROM run_command_on_workers('SELECT 1')", cancellationToken) is true;
 
     public override IDataSetLoad BeginLoad() => new CitusLoad(DataSource, ChangeLists);
+
+    // Every load writes a new generation, never changed once published (no change-only reloads on Citus).
+    protected override System.Data.IsolationLevel ReadIsolation => System.Data.IsolationLevel.ReadCommitted;
 }

@@ -7,9 +7,10 @@ namespace ExperimentEtl.Storage.Postgres;
 
 /// <summary>
 /// How a PostgreSQL or Citus database publishes data sets without ever making a reader fail or wait: each load writes a
-/// new <em>generation</em>, a schema <c>etl_gen_N</c> with the data set's tables, never changed once published; the
+/// new <em>generation</em>, a schema <c>etl_gen_N</c> with the data set's tables; the
 /// one-row table <c>data_generation</c> names the current one; readers pin the generation they find and read it
-/// through <c>search_path</c>, so the read model's SQL is the same on every backend.
+/// through <c>search_path</c>, so the read model's SQL is the same on every backend. A change-only reload changes the
+/// current generation's rows in place instead (PostgresPatch); readers' REPEATABLE READ snapshots keep that atomic.
 /// </summary>
 /// <remarks>
 /// <para>
@@ -64,12 +65,12 @@ static class Generations
     /// A connection whose transaction is pinned to the current generation: every statement on it, with or without
     /// <see cref="BeginConsistentReadAsync"/>, reads that generation's tables, which never change.
     /// </summary>
-    public static async Task<DbConnection> OpenPinnedAsync(NpgsqlDataSource dataSource, CancellationToken cancellationToken)
+    public static async Task<DbConnection> OpenPinnedAsync(NpgsqlDataSource dataSource, IsolationLevel isolation, CancellationToken cancellationToken)
     {
         var connection = await dataSource.OpenConnectionAsync(cancellationToken);
         try
         {
-            Pinned.Add(connection, await PinAsync(connection, cancellationToken));
+            Pinned.Add(connection, await PinAsync(connection, isolation, cancellationToken));
             return connection;
         }
         catch
@@ -80,7 +81,7 @@ static class Generations
     }
 
     /// <summary>The pinned transaction of a connection from <see cref="OpenPinnedAsync"/>; one is pinned now for any other.</summary>
-    public static async Task<DbTransaction> BeginConsistentReadAsync(DbConnection connection, CancellationToken cancellationToken)
+    public static async Task<DbTransaction> BeginConsistentReadAsync(DbConnection connection, IsolationLevel isolation, CancellationToken cancellationToken)
     {
         var npgsql = (NpgsqlConnection)connection;
         if (Pinned.TryGetValue(npgsql, out var transaction))
@@ -88,49 +89,55 @@ static class Generations
             Pinned.Remove(npgsql);
             return transaction;
         }
-        return await PinAsync(npgsql, cancellationToken);
+        return await PinAsync(npgsql, isolation, cancellationToken);
     }
 
     /// <remarks>
-    /// READ COMMITTED, one round trip when no load publishes meanwhile: lock the generation the pointer names (shared),
-    /// then read the pointer again in a new snapshot and point <c>search_path</c> at what it names now. The same number
-    /// twice: that generation cannot be dropped until this transaction ends, because a load drops a generation only
-    /// after publishing its successor and only while it can take the lock exclusively. A different number: a load
-    /// published in between; lock that one and look again.
+    /// REPEATABLE READ (<paramref name="isolation"/>; Citus, which never changes a generation in place, keeps READ
+    /// COMMITTED), one round trip: the first statement takes the transaction's snapshot, reads the generation the
+    /// pointer names in it, locks that generation (shared) and points <c>search_path</c> at it; every later statement
+    /// sees the same snapshot, so a change-only reload that changes the generation's rows in place (PostgresPatch) is
+    /// seen before its commit or after it, whole. The second statement checks that the generation still exists now
+    /// that it is locked: a load may have published a successor and dropped it between the snapshot and the lock
+    /// (opening the table takes a lock, which makes PostgreSQL see the drop). Then the pin starts again with a new
+    /// snapshot. Once locked and found, the generation cannot be dropped until this transaction ends: a load drops a
+    /// generation only while it can take the lock exclusively.
     /// </remarks>
-    static async Task<NpgsqlTransaction> PinAsync(NpgsqlConnection connection, CancellationToken cancellationToken)
+    static async Task<NpgsqlTransaction> PinAsync(NpgsqlConnection connection, IsolationLevel isolation, CancellationToken cancellationToken)
     {
-        var transaction = await connection.BeginTransactionAsync(IsolationLevel.ReadCommitted, cancellationToken);
-        try
+        for (var attempt = 0; attempt < MaxPinAttempts; attempt++)
         {
-            var lockCurrent = $"SELECT generation, pg_advisory_xact_lock_shared({LockClass}, generation::integer)::text FROM data_generation;";
-            for (var attempt = 0; attempt < MaxPinAttempts; attempt++)
+            var transaction = await connection.BeginTransactionAsync(isolation, cancellationToken);
+            try
             {
-                await using var command = new NpgsqlCommand(lockCurrent + $"""
-                    SELECT generation, set_config('search_path', '{Prefix}' || generation || ', public', true) FROM data_generation
+                await using var command = new NpgsqlCommand($"""
+                    SELECT generation, pg_advisory_xact_lock_shared({LockClass}, generation::integer)::text,
+                           set_config('search_path', '{Prefix}' || generation || ', public', true) FROM data_generation;
+                    SELECT pg_relation_size((split_part(current_setting('search_path'), ',', 1) || '.dataset')::regclass) IS NOT NULL
                     """, connection, transaction);
                 await using var reader = await command.ExecuteReaderAsync(cancellationToken);
-                var locked = await reader.ReadAsync(cancellationToken) ? reader.GetInt64(0) : (long?)null;
-                await reader.NextResultAsync(cancellationToken);
-                var current = await reader.ReadAsync(cancellationToken) ? reader.GetInt64(0) : (long?)null;
-                if (locked is null || current is null)
+                if (!await reader.ReadAsync(cancellationToken))
                 {
                     throw new InvalidOperationException("The schema is not in place (GET /setup_test_db creates it).");
                 }
-                if (locked == current)
+                await reader.NextResultAsync(cancellationToken);
+                if (await reader.ReadAsync(cancellationToken) && reader.GetBoolean(0))
                 {
                     return transaction;
                 }
-                // The previous generation's lock is released with the transaction.
-                lockCurrent = $"SELECT {current}::bigint, pg_advisory_xact_lock_shared({LockClass}, {current})::text;";
             }
-            throw new TimeoutException($"The data set changed {MaxPinAttempts} times while a reader tried to open it.");
-        }
-        catch
-        {
+            catch (PostgresException e) when (e.SqlState is PostgresErrorCodes.UndefinedTable or PostgresErrorCodes.InvalidSchemaName)
+            {
+                // Dropped before the lock was granted: look again.
+            }
+            catch
+            {
+                await transaction.DisposeAsync();
+                throw;
+            }
             await transaction.DisposeAsync();
-            throw;
         }
+        throw new TimeoutException($"The data set changed {MaxPinAttempts} times while a reader tried to open it.");
     }
 
     /// <summary>

@@ -12,7 +12,8 @@ static class PgSchema
             run_id uuid PRIMARY KEY, status text NOT NULL, mode text NOT NULL, source text NOT NULL,
             started_at timestamptz NOT NULL, finished_at timestamptz, updated_at timestamptz NOT NULL,
             files jsonb NOT NULL, error_count bigint NOT NULL, errors jsonb NOT NULL, rejected_count bigint NOT NULL,
-            message text, cancel_requested boolean NOT NULL DEFAULT false);
+            message text, cancel_requested boolean NOT NULL DEFAULT false, applied jsonb);
+        ALTER TABLE runs ADD COLUMN IF NOT EXISTS applied jsonb;
         CREATE TABLE IF NOT EXISTS rejects (
             run_id uuid NOT NULL, seq bigint NOT NULL, file text NOT NULL, line bigint NOT NULL, raw text NOT NULL, reason text NOT NULL,
             PRIMARY KEY (run_id, seq));
@@ -30,8 +31,16 @@ static class PgSchema
         _ => throw new ArgumentOutOfRangeException(nameof(type), type, null),
     };
 
+    /// <summary>
+    /// The storage options of a data set's table that change-only reloads change in place: autovacuum reclaims the rows
+    /// they delete once 2 % of a table is dead (PostgreSQL's default, 20 %, let a table grow by a fifth first: about a
+    /// dozen reloads of 1 %). Measured in docs/benchmarks.md.
+    /// </summary>
+    public const string PatchedTableOptions = "autovacuum_vacuum_scale_factor = 0.02";
+
     /// <summary>The table in <paramref name="schema"/>, without its key (added once the rows are in) unless <paramref name="withKey"/>.</summary>
-    public static string CreateTable(string schema, DataSetTable table, bool withKey = false)
+    /// <param name="options">Storage parameters, as in <c>WITH (...)</c>.</param>
+    public static string CreateTable(string schema, DataSetTable table, bool withKey = false, string? options = null)
     {
         var columns = table.Columns.Select(c => $"{c.Name} {TypeOf(c.Type)}{(c.Nullable ? "" : " NOT NULL")}");
         var constraints = new List<string>();
@@ -43,7 +52,7 @@ static class PgSchema
         {
             constraints.Add(check);
         }
-        return $"CREATE TABLE {schema}.{table.Name} ({string.Join(", ", columns.Concat(constraints))});";
+        return $"CREATE TABLE {schema}.{table.Name} ({string.Join(", ", columns.Concat(constraints))}){(options is null ? "" : $" WITH ({options})")};";
     }
 
     /// <summary>A table outside the generations, created where missing, with its key.</summary>

@@ -48,4 +48,18 @@ public sealed class PostgresEtlStore(NpgsqlDataSource dataSource, ChangeListSett
         """;
 
     public override IDataSetLoad BeginLoad() => new PostgresLoad(DataSource, ChangeLists);
+
+    public override IDataSetPatch? BeginPatch() => new PostgresPatch(DataSource, ChangeLists);
+
+    /// <summary>In the system's temporary folder, named after the server and database (never the password).</summary>
+    public override string? ComparisonStatePath
+    {
+        get
+        {
+            var builder = new NpgsqlConnectionStringBuilder(DataSource.ConnectionString);
+            var name = Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(
+                System.Text.Encoding.UTF8.GetBytes($"{builder.Host}:{builder.Port}/{builder.Database}")))[..24];
+            return Path.Combine(Path.GetTempPath(), "experiment-etl-state", $"postgres-{name}.etl-state");
+        }
+    }
 }

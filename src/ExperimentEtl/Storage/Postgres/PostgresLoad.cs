@@ -58,7 +58,7 @@ sealed class PostgresLoad : IDataSetLoad
                 _schemaCreated = true;
             }
             PgSql.Execute(_connection, _transaction,
-                string.Concat(LoadedTables.Append(DataSetTables.DataSet).Select(t => PgSchema.CreateTable(_schema, t, withKey: t == DataSetTables.DataSet))));
+                string.Concat(LoadedTables.Append(DataSetTables.DataSet).Select(t => PgSchema.CreateTable(_schema, t, withKey: t == DataSetTables.DataSet, PgSchema.PatchedTableOptions))));
         }
         catch
         {
@@ -180,7 +180,7 @@ sealed class PostgresLoad : IDataSetLoad
         using var connection = _dataSource.OpenConnection();
         using var transaction = connection.BeginTransaction();
         PgLocks.WatchForDeadClient(connection, transaction);
-        PgSql.Execute(connection, transaction, string.Concat(DataSetTables.Features.Select(t => PgSchema.CreateTable(_schema, t))), cancellationToken);
+        PgSql.Execute(connection, transaction, string.Concat(DataSetTables.Features.Select(t => PgSchema.CreateTable(_schema, t, options: PgSchema.PatchedTableOptions))), cancellationToken);
         PgSql.CopyAll(connection, CopyInto(DataSetTables.UserFeatures), 6, features.Users,
             (copy, f) =>
             {

@@ -37,6 +37,10 @@ public sealed class PostgresServerStore(NpgsqlDataSource dataSource, ChangeListS
 
     public IDataSetLoad BeginLoad() => _store.BeginLoad();
 
+    public IDataSetPatch? BeginPatch() => _store.BeginPatch();
+
+    public string? ComparisonStatePath => _store.ComparisonStatePath;
+
     public bool SharedByProcesses => _store.SharedByProcesses;
 
     public Task SaveRunAsync(RunRecord run, CancellationToken cancellationToken) => _store.SaveRunAsync(run, cancellationToken);

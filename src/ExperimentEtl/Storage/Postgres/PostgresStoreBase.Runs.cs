@@ -8,11 +8,11 @@ namespace ExperimentEtl.Storage.Postgres;
 public abstract partial class PostgresStoreBase
 {
     const string SaveRun = """
-        INSERT INTO runs (run_id, status, mode, source, started_at, finished_at, updated_at, files, error_count, errors, rejected_count, message)
-        VALUES ($1, $2, $3, $4, $5, $6, now(), $7::jsonb, $8, $9::jsonb, $10, $11)
+        INSERT INTO runs (run_id, status, mode, source, started_at, finished_at, updated_at, files, error_count, errors, rejected_count, message, applied)
+        VALUES ($1, $2, $3, $4, $5, $6, now(), $7::jsonb, $8, $9::jsonb, $10, $11, $12::jsonb)
         ON CONFLICT (run_id) DO UPDATE SET status = excluded.status, finished_at = excluded.finished_at, updated_at = now(),
             files = excluded.files, error_count = excluded.error_count, errors = excluded.errors,
-            rejected_count = excluded.rejected_count, message = excluded.message
+            rejected_count = excluded.rejected_count, message = excluded.message, applied = excluded.applied
         """;
 
     const string SelectRun = $"SELECT {RunColumns.List} FROM runs";
@@ -39,6 +39,7 @@ public abstract partial class PostgresStoreBase
         command.Parameters.Add(new NpgsqlParameter<string> { TypedValue = RunJson.Errors(run) });
         command.Parameters.Add(new NpgsqlParameter<long> { TypedValue = run.RejectedCount });
         command.Parameters.Add(new NpgsqlParameter { Value = (object?)run.Message ?? DBNull.Value, NpgsqlDbType = NpgsqlDbType.Text });
+        command.Parameters.Add(new NpgsqlParameter { Value = (object?)RunJson.Apply(run) ?? DBNull.Value, NpgsqlDbType = NpgsqlDbType.Text });
     }
 
     public async Task<bool> SaveRunProgressAsync(RunRecord run, CancellationToken cancellationToken)

@@ -67,13 +67,24 @@ public abstract partial class PostgresStoreBase(NpgsqlDataSource dataSource, Cha
 
     public abstract IDataSetLoad BeginLoad();
 
+    public virtual IDataSetPatch? BeginPatch() => null;
+
+    public virtual string? ComparisonStatePath => null;
+
     public string MatchesIgnoringCase(string column, string parameter) => $@"lower({column}) LIKE {parameter} ESCAPE '\'";
 
-    public Task<DbConnection> OpenReadConnectionAsync(CancellationToken cancellationToken) => Generations.OpenPinnedAsync(dataSource, cancellationToken);
+    /// <summary>
+    /// The isolation of readers' pinned transactions: REPEATABLE READ, so that a change-only reload, which changes the
+    /// current generation in place, is seen whole or not at all; a store whose generations never change may read
+    /// committed.
+    /// </summary>
+    protected virtual System.Data.IsolationLevel ReadIsolation => System.Data.IsolationLevel.RepeatableRead;
 
-    /// <remarks>The generation a reader pins is never written again, so one pinned transaction reads one data set.</remarks>
+    public Task<DbConnection> OpenReadConnectionAsync(CancellationToken cancellationToken) => Generations.OpenPinnedAsync(dataSource, ReadIsolation, cancellationToken);
+
+    /// <remarks>One pinned transaction reads one data set: one generation, in one snapshot.</remarks>
     public Task<DbTransaction> BeginConsistentReadAsync(DbConnection connection, CancellationToken cancellationToken) =>
-        Generations.BeginConsistentReadAsync(connection, cancellationToken);
+        Generations.BeginConsistentReadAsync(connection, ReadIsolation, cancellationToken);
 
     public async Task<IReportSnapshot> OpenReportAsync(CancellationToken cancellationToken)
     {

@@ -40,6 +40,73 @@ public sealed partial class SqliteEtlStore
         }
     }
 
+    static void InsertAll<TRow>(SqliteConnection connection, string sql, IEnumerable<TRow> rows, Action<Row, TRow> bind, CancellationToken cancellationToken)
+    {
+        using var writer = new Writer<TRow>(connection, sql, bind);
+        var written = 0;
+        foreach (var row in rows)
+        {
+            writer.Write(row);
+            if (++written % 4096 == 0)
+            {
+                cancellationToken.ThrowIfCancellationRequested();
+            }
+        }
+        writer.Complete();
+    }
+
+    /// <summary>Stores a run's rejected rows, numbered in file order, in the connection's transaction.</summary>
+    static void WriteRejects(SqliteConnection connection, Guid runId, IReadOnlyList<RejectedRow> rejects, CancellationToken cancellationToken)
+    {
+        var id = runId.ToString();
+        InsertAll(connection, "INSERT INTO rejects (run_id, seq, file, line, raw, reason) VALUES ($1, $2, $3, $4, $5, $6)",
+            rejects.Select((reject, i) => (Seq: (long)i + 1, Reject: reject)),
+            (p, r) =>
+            {
+                p.Set(1, id);
+                p.Set(2, r.Seq);
+                p.Set(3, r.Reject.File);
+                p.Set(4, r.Reject.Line);
+                p.Set(5, r.Reject.Raw);
+                p.Set(6, r.Reject.Reason);
+            }, cancellationToken);
+    }
+
+    /// <summary>The loaded tables' inserts, into the data set's tables or a patch's staging tables.</summary>
+    static class LoadedRows
+    {
+        public static Writer<UserRow> Users(SqliteConnection connection, string table) => new Writer<UserRow>(connection,
+            $"INSERT INTO {table} (user_id, name, email, signup_date) VALUES ($1, $2, $3, $4)",
+            static (p, row) =>
+            {
+                p.Set(1, row.UserId);
+                p.Set(2, row.Name);
+                p.Set(3, row.Email);
+                p.Set(4, row.SignupDate.ToString("yyyy-MM-dd", CultureInfo.InvariantCulture));
+            });
+
+        public static Writer<CompoundRow> Compounds(SqliteConnection connection, string table, Action<CompoundRow>? seen = null) => new Writer<CompoundRow>(connection,
+            $"INSERT INTO {table} (compound_id, name, structure) VALUES ($1, $2, $3)",
+            (p, row) =>
+            {
+                seen?.Invoke(row);
+                p.Set(1, row.CompoundId);
+                p.Set(2, row.Name);
+                p.Set(3, row.Structure);
+            });
+
+        // The compound ids as text ("1;2"): one insert an experiment. A pairs table took 2.5 inserts an experiment, for no query.
+        public static Writer<ExperimentRow> Experiments(SqliteConnection connection, string table) => new Writer<ExperimentRow>(connection,
+            $"INSERT INTO {table} (experiment_id, user_id, compound_ids, run_time) VALUES ($1, $2, $3, $4)",
+            static (p, row) =>
+            {
+                p.Set(1, row.ExperimentId);
+                p.Set(2, row.UserId);
+                p.Set(3, string.Join(';', row.CompoundIds));
+                p.Set(4, row.RunTime);
+            });
+    }
+
     sealed class SqliteLoad : IDataSetLoad
     {
         readonly SqliteConnection _connection;
@@ -64,53 +131,17 @@ public sealed partial class SqliteEtlStore
             Execute(_connection, string.Concat(DataSetTables.All.Select(t =>
                 $"DROP TABLE IF EXISTS {SqliteChangeSql.OldPrefix}{t.Name}; ALTER TABLE {t.Name} RENAME TO {SqliteChangeSql.OldPrefix}{t.Name};\n")) +
                 string.Concat(DataSetTables.All.Select(SqliteSchema.CreateTable)), _transaction);
-            return new Writer<UserRow>(_connection,
-                "INSERT INTO users (user_id, name, email, signup_date) VALUES ($1, $2, $3, $4)",
-                static (p, row) =>
-                {
-                    p.Set(1, row.UserId);
-                    p.Set(2, row.Name);
-                    p.Set(3, row.Email);
-                    p.Set(4, row.SignupDate.ToString("yyyy-MM-dd", CultureInfo.InvariantCulture));
-                });
+            return LoadedRows.Users(_connection, DataSetTables.Users.Name);
         }
 
-        public IRowWriter<CompoundRow> OpenCompounds() => new Writer<CompoundRow>(_connection,
-            "INSERT INTO compounds (compound_id, name, structure) VALUES ($1, $2, $3)",
-            (p, row) =>
-            {
-                _compoundNames[row.CompoundId] = row.Name;
-                p.Set(1, row.CompoundId);
-                p.Set(2, row.Name);
-                p.Set(3, row.Structure);
-            });
+        public IRowWriter<CompoundRow> OpenCompounds() => LoadedRows.Compounds(_connection, DataSetTables.Compounds.Name, row => _compoundNames[row.CompoundId] = row.Name);
 
-        // The compound ids as text ("1;2"): one insert an experiment. A pairs table took 2.5 inserts an experiment, for no query.
-        public IRowWriter<ExperimentRow> OpenExperiments() => new Writer<ExperimentRow>(_connection,
-            "INSERT INTO experiments (experiment_id, user_id, compound_ids, run_time) VALUES ($1, $2, $3, $4)",
-            static (p, row) =>
-            {
-                p.Set(1, row.ExperimentId);
-                p.Set(2, row.UserId);
-                p.Set(3, string.Join(';', row.CompoundIds));
-                p.Set(4, row.RunTime);
-            });
+        public IRowWriter<ExperimentRow> OpenExperiments() => LoadedRows.Experiments(_connection, DataSetTables.Experiments.Name);
 
         public RunRecord Commit(DataSetFeatures features, RunRecord run, IReadOnlyList<RejectedRow> rejects, TimeProvider clock, CancellationToken cancellationToken)
         {
-            var runId = run.RunId.ToString();
-            InsertAll("INSERT INTO rejects (run_id, seq, file, line, raw, reason) VALUES ($1, $2, $3, $4, $5, $6)",
-                rejects.Select((reject, i) => (Seq: (long)i + 1, Reject: reject)),
-                (p, r) =>
-                {
-                    p.Set(1, runId);
-                    p.Set(2, r.Seq);
-                    p.Set(3, r.Reject.File);
-                    p.Set(4, r.Reject.Line);
-                    p.Set(5, r.Reject.Raw);
-                    p.Set(6, r.Reject.Reason);
-                }, cancellationToken);
-            InsertAll($"INSERT INTO user_features ({DataSetTables.UserFeatures.ColumnList}) VALUES ($1, $2, $3, $4, $5, $6)", features.Users,
+            WriteRejects(_connection, run.RunId, rejects, cancellationToken);
+            InsertAll(_connection, $"INSERT INTO user_features ({DataSetTables.UserFeatures.ColumnList}) VALUES ($1, $2, $3, $4, $5, $6)", features.Users,
                 (p, f) =>
                 {
                     p.Set(1, f.UserId);
@@ -120,14 +151,14 @@ public sealed partial class SqliteEtlStore
                     p.Set(5, f.RowFingerprint);
                     p.Set(6, f.ExperimentsFingerprint);
                 }, cancellationToken);
-            InsertAll("INSERT INTO user_favorites (user_id, compound_id, experiments) VALUES ($1, $2, $3)", features.Favorites,
+            InsertAll(_connection, "INSERT INTO user_favorites (user_id, compound_id, experiments) VALUES ($1, $2, $3)", features.Favorites,
                 static (p, f) =>
                 {
                     p.Set(1, f.UserId);
                     p.Set(2, f.CompoundId);
                     p.Set(3, f.Experiments);
                 }, cancellationToken);
-            InsertAll("INSERT INTO compound_features (compound_id, experiments, users) VALUES ($1, $2, $3)", features.Compounds,
+            InsertAll(_connection, "INSERT INTO compound_features (compound_id, experiments, users) VALUES ($1, $2, $3)", features.Compounds,
                 static (p, c) =>
                 {
                     p.Set(1, c.CompoundId);
@@ -161,21 +192,6 @@ public sealed partial class SqliteEtlStore
             cancellationToken.ThrowIfCancellationRequested();
             _transaction.Commit();
             return run;
-        }
-
-        void InsertAll<TRow>(string sql, IEnumerable<TRow> rows, Action<Row, TRow> bind, CancellationToken cancellationToken)
-        {
-            using var writer = new Writer<TRow>(_connection, sql, bind);
-            var written = 0;
-            foreach (var row in rows)
-            {
-                writer.Write(row);
-                if (++written % 4096 == 0)
-                {
-                    cancellationToken.ThrowIfCancellationRequested();
-                }
-            }
-            writer.Complete();
         }
 
         public void Dispose()

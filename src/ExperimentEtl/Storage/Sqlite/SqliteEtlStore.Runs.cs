@@ -8,11 +8,11 @@ namespace ExperimentEtl.Storage.Sqlite;
 public sealed partial class SqliteEtlStore
 {
     const string SaveRun = """
-        INSERT INTO runs (run_id, status, mode, source, started_at, finished_at, updated_at, files, error_count, errors, rejected_count, message)
-        VALUES ($run_id, $status, $mode, $source, $started_at, $finished_at, $updated_at, $files, $error_count, $errors, $rejected_count, $message)
+        INSERT INTO runs (run_id, status, mode, source, started_at, finished_at, updated_at, files, error_count, errors, rejected_count, message, applied)
+        VALUES ($run_id, $status, $mode, $source, $started_at, $finished_at, $updated_at, $files, $error_count, $errors, $rejected_count, $message, $applied)
         ON CONFLICT (run_id) DO UPDATE SET status = excluded.status, finished_at = excluded.finished_at, updated_at = excluded.updated_at,
             files = excluded.files, error_count = excluded.error_count, errors = excluded.errors,
-            rejected_count = excluded.rejected_count, message = excluded.message
+            rejected_count = excluded.rejected_count, message = excluded.message, applied = excluded.applied
         """;
 
     // One process, one writer at a time: a run's progress stays in the process while its load holds the database.
@@ -45,6 +45,7 @@ public sealed partial class SqliteEtlStore
         command.Parameters.AddWithValue("$errors", RunJson.Errors(run));
         command.Parameters.AddWithValue("$rejected_count", run.RejectedCount);
         command.Parameters.AddWithValue("$message", (object?)run.Message ?? DBNull.Value);
+        command.Parameters.AddWithValue("$applied", (object?)RunJson.Apply(run) ?? DBNull.Value);
         command.ExecuteNonQuery();
     }
 

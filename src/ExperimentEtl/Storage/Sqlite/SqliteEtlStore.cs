@@ -26,6 +26,9 @@ public sealed partial class SqliteEtlStore : IEtlStore, IDisposable
 
     readonly string _connectionString;
 
+    // The database file: its comparison state is kept beside it.
+    readonly string _path;
+
     // The ephemeral database's folder, locked while this process uses it; null for a file the operator chose.
     readonly ScratchFolder? _ephemeral;
 
@@ -43,6 +46,7 @@ public sealed partial class SqliteEtlStore : IEtlStore, IDisposable
             _ephemeral = ScratchFolder.Create(Path.GetTempPath(), EphemeralPrefix);
             path = Path.Combine(_ephemeral.Path, "experiments.db");
         }
+        _path = Path.GetFullPath(path);
         _connectionString = new SqliteConnectionStringBuilder
         {
             DataSource = path,

@@ -9,7 +9,7 @@ static class SqliteSchema
             run_id TEXT PRIMARY KEY, status TEXT NOT NULL, mode TEXT NOT NULL, source TEXT NOT NULL,
             started_at TEXT NOT NULL, finished_at TEXT, updated_at TEXT NOT NULL,
             files TEXT NOT NULL, error_count INTEGER NOT NULL, errors TEXT NOT NULL, rejected_count INTEGER NOT NULL,
-            message TEXT, cancel_requested INTEGER NOT NULL DEFAULT 0);
+            message TEXT, cancel_requested INTEGER NOT NULL DEFAULT 0, applied TEXT);
         CREATE TABLE IF NOT EXISTS rejects (
             run_id TEXT NOT NULL, seq INTEGER NOT NULL, file TEXT NOT NULL, line INTEGER NOT NULL, raw TEXT NOT NULL, reason TEXT NOT NULL,
             PRIMARY KEY (run_id, seq)) WITHOUT ROWID;
