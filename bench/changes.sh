@@ -294,16 +294,11 @@ result="$out_dir/changes-$size-$(date -u +%Y%m%dT%H%M%SZ).txt"
       echo "  $build: the edit reload's /csv over the raw floor of the edited files: $(awk -v e="$(median "${edits[@]}")" -v f="$floor_median" 'BEGIN { printf "%.2f", e / f }')x"
     done
   fi
-  for file in "$work"/applied-edit-*.json; do
+  # How the last edit load of the after build was applied (applied-*), and its change (changes-*).
+  for file in "$work"/applied-edit-*.json "$work"/changes-edit-*.json; do
     [ -f "$file" ] || continue
     echo
-    echo "how the last edit load of the after build was applied ($(basename "$file" .json)):"
-    jq . "$file"
-  done
-  for file in "$work"/changes-edit-*.json; do
-    [ -f "$file" ] || continue
-    echo
-    echo "the change of the last edit load ($(basename "$file" .json)):"
+    echo "the last edit load ($(basename "$file" .json)):"
     jq . "$file"
   done
 } | tee "$result"

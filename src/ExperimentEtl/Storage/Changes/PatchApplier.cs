@@ -28,27 +28,35 @@ sealed class PatchApplier(DbConnection connection, DbTransaction? transaction, C
 
     static readonly DataSetColumn Id = new("id", ColumnType.WholeNumber);
 
+    /// <summary>The loaded tables' row counts, as one row (users, compounds, experiments).</summary>
+    public static string CountRows(Func<DataSetTable, string> live) => $"""
+        SELECT (SELECT count(*) FROM {live(DataSetTables.Users)}), (SELECT count(*) FROM {live(DataSetTables.Compounds)}),
+               (SELECT count(*) FROM {live(DataSetTables.Experiments)})
+        """;
+
     /// <summary>
-    /// Counts the rows of the loaded tables, which must be the ones the data set's record (and so the comparison state)
-    /// counts: a row deleted or added by hand would otherwise make the patched data set differ from a full load.
+    /// The loaded tables' row counts must be the ones the data set's record (and so the comparison state) counts: a row
+    /// deleted or added by hand would otherwise make the patched data set differ from a full load.
     /// </summary>
     /// <exception cref="FullLoadNeededException">They differ: the run loads in full instead.</exception>
+    public static void CheckRowCounts(DataSetIdentity expected, (long Users, long Compounds, long Experiments) counted)
+    {
+        if (counted != (expected.Users, expected.Compounds, expected.Experiments))
+        {
+            throw new FullLoadNeededException(
+                $"The database's tables hold {counted.Users:N0} users, {counted.Compounds:N0} compounds and {counted.Experiments:N0} experiments, not the " +
+                $"{expected.Users:N0}, {expected.Compounds:N0} and {expected.Experiments:N0} of the data set they were loaded with: they were changed outside the service.");
+        }
+    }
+
+    /// <summary>Counts the loaded tables' rows in the load's transaction and checks them (<see cref="CheckRowCounts(DataSetIdentity, ValueTuple{long, long, long})"/>).</summary>
     public void CheckRowCounts(DataSetIdentity expected, CancellationToken cancellationToken)
     {
-        using var command = Command($"""
-            SELECT (SELECT count(*) FROM {live(DataSetTables.Users)}), (SELECT count(*) FROM {live(DataSetTables.Compounds)}),
-                   (SELECT count(*) FROM {live(DataSetTables.Experiments)})
-            """, [], cancellationToken);
+        using var command = Command(CountRows(live), [], cancellationToken);
         using var stop = cancellationToken.Register(command.Cancel);
         using var reader = command.ExecuteReader();
         reader.Read();
-        var (users, compounds, experiments) = (reader.GetInt64(0), reader.GetInt64(1), reader.GetInt64(2));
-        if ((users, compounds, experiments) != (expected.Users, expected.Compounds, expected.Experiments))
-        {
-            throw new FullLoadNeededException(
-                $"The database's tables hold {users:N0} users, {compounds:N0} compounds and {experiments:N0} experiments, not the " +
-                $"{expected.Users:N0}, {expected.Compounds:N0} and {expected.Experiments:N0} of the data set they were loaded with: they were changed outside the service.");
-        }
+        CheckRowCounts(expected, (reader.GetInt64(0), reader.GetInt64(1), reader.GetInt64(2)));
     }
 
     /// <summary>Applies the patch and records the change; the run's record is saved by the caller, in the same transaction.</summary>
@@ -73,28 +81,31 @@ sealed class PatchApplier(DbConnection connection, DbTransaction? transaction, C
             [patch.CompoundFeatures.Select(c => c.CompoundId).ToArray(), patch.CompoundFeatures.Select(c => c.Experiments).ToArray(),
              patch.CompoundFeatures.Select(c => c.Users).ToArray()], cancellationToken);
 
-        // The rows about to be replaced or removed, kept for the change lists.
-        KeepOld(DataSetTables.Users, $"SELECT user_id FROM {Staged(DataSetTables.Users)} UNION ALL SELECT id FROM {Scratch("gone_users")}", cancellationToken);
-        KeepOld(DataSetTables.Compounds, $"SELECT compound_id FROM {Staged(DataSetTables.Compounds)} UNION ALL SELECT id FROM {Scratch("gone_compounds")}", cancellationToken);
-        KeepOld(DataSetTables.Experiments, $"SELECT experiment_id FROM {Staged(DataSetTables.Experiments)} UNION ALL SELECT id FROM {Scratch("gone_experiments")}", cancellationToken);
-        KeepOld(DataSetTables.UserFeatures, $"SELECT user_id FROM {Scratch("new_user_features")} UNION ALL SELECT id FROM {Scratch("gone_users")}", cancellationToken);
-        KeepOld(DataSetTables.UserFavorites, $"SELECT id FROM {Scratch("fav_users")} UNION ALL SELECT id FROM {Scratch("gone_users")}", cancellationToken);
-        KeepOld(DataSetTables.DataSet, null, cancellationToken);
-
-        foreach (var table in new[] { DataSetTables.Users, DataSetTables.Compounds, DataSetTables.Experiments })
+        // Each table: the rows about to be replaced or removed are moved aside (for the change lists), then the new ones
+        // inserted; compounds before the user features, which copy the favourite's name from them.
+        if (dialect.PreferKeyLookups is { } lookups)
         {
-            Replace(table, $"SELECT {table.ColumnList} FROM {Staged(table)}", cancellationToken);
+            Execute(lookups.On, cancellationToken);
         }
-        Replace(DataSetTables.UserFeatures, $"""
+        KeepOld(DataSetTables.DataSet, null, cancellationToken);
+        Replace(DataSetTables.Users, $"SELECT user_id FROM {Staged(DataSetTables.Users)} UNION ALL SELECT id FROM {Scratch("gone_users")}", StagedRows(DataSetTables.Users), cancellationToken);
+        Replace(DataSetTables.Compounds, $"SELECT compound_id FROM {Staged(DataSetTables.Compounds)} UNION ALL SELECT id FROM {Scratch("gone_compounds")}", StagedRows(DataSetTables.Compounds), cancellationToken);
+        Replace(DataSetTables.Experiments, $"SELECT experiment_id FROM {Staged(DataSetTables.Experiments)} UNION ALL SELECT id FROM {Scratch("gone_experiments")}", StagedRows(DataSetTables.Experiments), cancellationToken);
+        Replace(DataSetTables.UserFeatures, $"SELECT user_id FROM {Scratch("new_user_features")} UNION ALL SELECT id FROM {Scratch("gone_users")}", $"""
             SELECT n.user_id, n.experiment_count, n.fav_compound_id, c.name, n.row_fingerprint, n.experiments_fingerprint
             FROM {Scratch("new_user_features")} n LEFT JOIN {live(DataSetTables.Compounds)} c ON c.compound_id = n.fav_compound_id
             """, cancellationToken);
-        Replace(DataSetTables.UserFavorites, $"SELECT {DataSetTables.UserFavorites.ColumnList} FROM {Scratch("new_favorites")}", cancellationToken);
+        Replace(DataSetTables.UserFavorites, $"SELECT id FROM {Scratch("fav_users")} UNION ALL SELECT id FROM {Scratch("gone_users")}",
+            $"SELECT {DataSetTables.UserFavorites.ColumnList} FROM {Scratch("new_favorites")}", cancellationToken);
         Execute($"""
             DELETE FROM {live(DataSetTables.CompoundFeatures)} WHERE compound_id IN (
                 SELECT compound_id FROM {Scratch("new_usage")} UNION ALL SELECT id FROM {Scratch("gone_usage")})
             """, cancellationToken);
         Execute($"INSERT INTO {live(DataSetTables.CompoundFeatures)} ({DataSetTables.CompoundFeatures.ColumnList}) SELECT {DataSetTables.CompoundFeatures.ColumnList} FROM {Scratch("new_usage")}", cancellationToken);
+        if (dialect.PreferKeyLookups is { } back)
+        {
+            Execute(back.Off, cancellationToken);
+        }
         var totals = patch.Totals;
         Execute($"UPDATE {live(DataSetTables.DataSet)} SET run_id = $1, loaded_at = $2, users = $3, experiments = $4, compounds = $5, active_users = $6",
             cancellationToken, runId, loadedAt, totals.UserCount, totals.ExperimentCount, totals.CompoundCount, totals.ActiveUserCount);
@@ -113,14 +124,23 @@ sealed class PatchApplier(DbConnection connection, DbTransaction? transaction, C
               AND user_id NOT IN (SELECT user_id FROM {Staged(DataSetTables.Users)})
             """), cancellationToken);
         _scratch.Add(Scratch("same_users"));
-        var change = new ChangeRecorder(connection, transaction, new Touched(dialect, live, Scratch, Staged), settings).Record(cancellationToken);
+        // The change's two sides, keyed for its joins by id (SQLite joined the unkeyed tables row by row: minutes at L).
+        Side("old_users", $"SELECT * FROM {Scratch("old_users")} UNION ALL SELECT * FROM {Scratch("same_users")}", "user_id", cancellationToken);
+        Side("new_users", $"SELECT * FROM {Staged(DataSetTables.Users)} UNION ALL SELECT * FROM {Scratch("same_users")}", "user_id", cancellationToken);
+        Side("old_compounds", $"SELECT * FROM {Scratch("old_compounds")}", "compound_id", cancellationToken);
+        Side("new_compounds", $"SELECT * FROM {Staged(DataSetTables.Compounds)}", "compound_id", cancellationToken);
+        Side("old_experiments", $"SELECT * FROM {Scratch("old_experiments")}", "experiment_id", cancellationToken);
+        Side("new_experiments", $"SELECT * FROM {Staged(DataSetTables.Experiments)}", "experiment_id", cancellationToken);
+        Side("old_user_features", $"SELECT * FROM {Scratch("old_user_features")}", "user_id", cancellationToken);
+        Side("new_user_features", $"SELECT * FROM {live(DataSetTables.UserFeatures)} WHERE user_id IN (SELECT user_id FROM {Scratch("new_user_features")})", "user_id", cancellationToken);
+        var change = new ChangeRecorder(connection, transaction, new Touched(dialect, live, Scratch), settings).Record(cancellationToken);
         return (change, written);
     }
 
     /// <summary>Stamps the load's end in the data set's record and its history entry, then drops the staging and scratch tables.</summary>
     public void Finish(Guid runId, DateTimeOffset loadedAt, CancellationToken cancellationToken)
     {
-        new ChangeRecorder(connection, transaction, new Touched(dialect, live, Scratch, Staged), settings).Stamp(runId, loadedAt, cancellationToken);
+        new ChangeRecorder(connection, transaction, new Touched(dialect, live, Scratch), settings).Stamp(runId, loadedAt, cancellationToken);
         Execute(string.Concat(_scratch.Concat(DataSetTables.All.Where(t => t.Loaded).Select(Staged)).Select(t => $"DROP TABLE {t};")), cancellationToken);
     }
 
@@ -135,6 +155,15 @@ sealed class PatchApplier(DbConnection connection, DbTransaction? transaction, C
         }
     }
 
+    void Side(string name, string query, string key, CancellationToken cancellationToken)
+    {
+        Execute(dialect.CreateKeyedScratch(Prefix + "side_" + name, query, key), cancellationToken);
+        _scratch.Add(Scratch("side_" + name));
+    }
+
+    string StagedRows(DataSetTable table) => $"SELECT {table.ColumnList} FROM {Staged(table)}";
+
+    /// <summary>Copies the data set's record aside, for the change.</summary>
     void KeepOld(DataSetTable table, string? ids, CancellationToken cancellationToken)
     {
         var name = "old_" + table.Name;
@@ -144,11 +173,12 @@ sealed class PatchApplier(DbConnection connection, DbTransaction? transaction, C
         _scratch.Add(Scratch(name));
     }
 
-    /// <summary>Deletes the rows kept aside as old from the table, and inserts the new ones.</summary>
-    void Replace(DataSetTable table, string rows, CancellationToken cancellationToken)
+    /// <summary>Moves the rows whose key is among <paramref name="ids"/> aside into <c>old_</c>, then inserts <paramref name="rows"/>.</summary>
+    void Replace(DataSetTable table, string ids, string rows, CancellationToken cancellationToken)
     {
-        var key = table.Key[0];
-        Execute($"DELETE FROM {live(table)} WHERE {key} IN (SELECT {key} FROM {Scratch("old_" + table.Name)})", cancellationToken);
+        var old = "old_" + table.Name;
+        Execute(dialect.MoveAside(live(table), Prefix + old, $"{table.Key[0]} IN ({ids})"), cancellationToken);
+        _scratch.Add(Scratch(old));
         Execute($"INSERT INTO {live(table)} ({table.ColumnList}) {rows}", cancellationToken);
     }
 
@@ -179,17 +209,13 @@ sealed class PatchApplier(DbConnection connection, DbTransaction? transaction, C
     /// replacements, and on both sides the unchanged rows of the users whose features moved (the lists show them). The counts of unchanged rows come from the data set's record, so the change is the one a full
     /// load would have computed; the whole data sets are never joined.
     /// </summary>
-    sealed class Touched(ChangeSql dialect, Func<DataSetTable, string> live, Func<string, string> scratch, Func<DataSetTable, string> staged) : ChangeSql
+    sealed class Touched(ChangeSql dialect, Func<DataSetTable, string> live, Func<string, string> scratch) : ChangeSql
     {
-        public override string Replaced(DataSetTable table) => table == DataSetTables.Users
-            ? $"(SELECT * FROM {scratch("old_users")} UNION ALL SELECT * FROM {scratch("same_users")})"
-            : scratch("old_" + table.Name);
+        public override string Replaced(DataSetTable table) =>
+            table == DataSetTables.DataSet ? scratch("old_dataset") : scratch("side_old_" + table.Name);
 
         public override string Loaded(DataSetTable table) =>
-            table == DataSetTables.DataSet ? live(table)
-            : table == DataSetTables.UserFeatures ? $"(SELECT * FROM {live(table)} WHERE user_id IN (SELECT user_id FROM {scratch("new_user_features")}))"
-            : table == DataSetTables.Users ? $"(SELECT * FROM {staged(table)} UNION ALL SELECT * FROM {scratch("same_users")})"
-            : staged(table);
+            table == DataSetTables.DataSet ? live(table) : scratch("side_new_" + table.Name);
 
         public override bool KeepsFingerprints => false;
 
@@ -210,5 +236,7 @@ sealed class PatchApplier(DbConnection connection, DbTransaction? transaction, C
         public override (string Query, object?[] Values) Rows(IReadOnlyList<DataSetColumn> columns, IReadOnlyList<Array> values) => dialect.Rows(columns, values);
 
         public override string CreateEmptyScratch(string name, IReadOnlyList<DataSetColumn> columns) => dialect.CreateEmptyScratch(name, columns);
+
+        public override string CreateKeyedScratch(string name, string query, string key) => dialect.CreateKeyedScratch(name, query, key);
     }
 }

@@ -24,6 +24,9 @@ sealed class PostgresPatch : IDataSetPatch
     readonly NpgsqlTransaction _transaction;
     readonly string _schema;
     readonly ChangeListSettings _changes;
+    // The tables' row counts, read on a connection of its own while the files stream (the database is idle then):
+    // counting 10M experiments took 0.8 s of the commit.
+    readonly Task<(long, long, long)>? _counted;
     bool _disposed;
 
     public PostgresPatch(NpgsqlDataSource dataSource, ChangeListSettings changes)
@@ -37,6 +40,15 @@ sealed class PostgresPatch : IDataSetPatch
             _schema = Generations.Schema(Generations.CurrentAsync(_connection, CancellationToken.None).GetAwaiter().GetResult()
                 ?? throw new InvalidOperationException("The schema is not in place (GET /setup_test_db creates it)."));
             Current = ReadCurrent();
+            var live = Live;
+            _counted = Task.Run(async () =>
+            {
+                await using var connection = await dataSource.OpenConnectionAsync();
+                await using var command = new NpgsqlCommand(PatchApplier.CountRows(live), connection) { CommandTimeout = 0 };
+                await using var reader = await command.ExecuteReaderAsync();
+                await reader.ReadAsync();
+                return (reader.GetInt64(0), reader.GetInt64(1), reader.GetInt64(2));
+            });
             var dialect = Dialect;
             PgSql.Execute(_connection, _transaction, string.Concat(LoadedTables.Select(t => dialect.CreateEmptyScratch(PatchApplier.StagedName(t), t.Columns) + ";")));
         }
@@ -50,6 +62,15 @@ sealed class PostgresPatch : IDataSetPatch
     public DataSetIdentity? Current { get; }
 
     PostgresChangeSql Dialect => new(_schema, _schema);
+
+    Func<DataSetTable, string> Live
+    {
+        get
+        {
+            var schema = _schema;
+            return t => $"{schema}.{t.Name}";
+        }
+    }
 
     DataSetIdentity? ReadCurrent()
     {
@@ -73,8 +94,8 @@ sealed class PostgresPatch : IDataSetPatch
     {
         try
         {
-            var applier = new PatchApplier(_connection, _transaction, Dialect, t => $"{_schema}.{t.Name}", _changes);
-            applier.CheckRowCounts(Current!, cancellationToken);
+            PatchApplier.CheckRowCounts(Current!, _counted!.WaitAsync(cancellationToken).GetAwaiter().GetResult());
+            var applier = new PatchApplier(_connection, _transaction, Dialect, Live, _changes);
             PostgresStoreBase.WriteRejects(_connection, run.RunId, rejects);
             run = run with { FinishedAt = clock.GetUtcNow() };
             var (change, written) = applier.Apply(patch, run.RunId, run.FinishedAt.Value, cancellationToken);
@@ -103,5 +124,7 @@ sealed class PostgresPatch : IDataSetPatch
         _disposed = true;
         _transaction?.Dispose();
         _connection.Dispose();
+        // Observed, whatever it ended with: the count is only of use to a commit.
+        _counted?.ContinueWith(static t => _ = t.Exception, TaskScheduler.Default);
     }
 }

@@ -40,6 +40,23 @@ public sealed partial class SqliteEtlStore
         }
     }
 
+    /// <summary>Saves the run's record with its data set and commits; the last moment a cancellation (DELETE, SIGTERM) rolls the load back.</summary>
+    static RunRecord SaveAndCommit(SqliteConnection connection, SqliteTransaction transaction, RunRecord run, CancellationToken cancellationToken)
+    {
+        SaveRunRecord(connection, transaction, run);
+        cancellationToken.ThrowIfCancellationRequested();
+        transaction.Commit();
+        return run;
+    }
+
+    /// <summary>Ends a load's transaction (rolled back unless committed), gives the log's space back and closes.</summary>
+    static void Release(SqliteConnection connection, SqliteTransaction? transaction)
+    {
+        transaction?.Dispose();
+        GiveBackLogSpace(connection);
+        connection.Dispose();
+    }
+
     static void InsertAll<TRow>(SqliteConnection connection, string sql, IEnumerable<TRow> rows, Action<Row, TRow> bind, CancellationToken cancellationToken)
     {
         using var writer = new Writer<TRow>(connection, sql, bind);
@@ -186,24 +203,16 @@ public sealed partial class SqliteEtlStore
             run = run with { FinishedAt = clock.GetUtcNow() };
             changes.Stamp(run.RunId, run.FinishedAt.Value, cancellationToken);
             Execute(_connection, string.Concat(DataSetTables.All.Select(t => $"DROP TABLE {SqliteChangeSql.OldPrefix}{t.Name};")), _transaction);
-            run = run with { Changes = change };
-            SaveRunRecord(_connection, _transaction, run);
-            // The last moment a cancellation (DELETE, SIGTERM) rolls the load back; the commit itself is quick.
-            cancellationToken.ThrowIfCancellationRequested();
-            _transaction.Commit();
-            return run;
+            return SaveAndCommit(_connection, _transaction, run with { Changes = change }, cancellationToken);
         }
 
         public void Dispose()
         {
-            if (_disposed)
+            if (!_disposed)
             {
-                return;
+                _disposed = true;
+                Release(_connection, _transaction);
             }
-            _disposed = true;
-            _transaction.Dispose();
-            GiveBackLogSpace(_connection);
-            _connection.Dispose();
         }
     }
 }

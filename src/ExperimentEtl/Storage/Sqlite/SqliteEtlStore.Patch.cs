@@ -89,22 +89,16 @@ public sealed partial class SqliteEtlStore
             var (change, written) = applier.Apply(patch, run.RunId, run.FinishedAt.Value, cancellationToken);
             run = run with { FinishedAt = clock.GetUtcNow(), Changes = change, RowsWritten = written };
             applier.Finish(run.RunId, run.FinishedAt.Value, cancellationToken);
-            SaveRunRecord(_connection, _transaction, run);
-            cancellationToken.ThrowIfCancellationRequested();
-            _transaction.Commit();
-            return run;
+            return SaveAndCommit(_connection, _transaction, run, cancellationToken);
         }
 
         public void Dispose()
         {
-            if (_disposed)
+            if (!_disposed)
             {
-                return;
+                _disposed = true;
+                Release(_connection, _transaction);
             }
-            _disposed = true;
-            _transaction?.Dispose();
-            GiveBackLogSpace(_connection);
-            _connection.Dispose();
         }
     }
 }
